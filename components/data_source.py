@@ -1,0 +1,129 @@
+"""Turns what a user passes as `--data` (a directory, a .tar.gz, or an http(s) URL) into the
+ExampleGen's input_base + source pattern. URLs are downloaded once into a cache, verified."""
+import dataclasses
+import hashlib
+import logging
+import os
+import posixpath
+import shutil
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Optional
+
+from tfx.dsl.io import fileio
+
+from components.imdb_reader import ARCHIVE_SUFFIXES, CLASS_LABELS, OFFICIAL_SPLITS, IngestError
+
+_log = logging.getLogger(__name__)
+
+STANFORD_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+# Published size and SHA-256 of the public archive; a download that differs is rejected.
+KNOWN_ARCHIVES = {
+    "aclImdb_v1.tar.gz": (84_125_825,
+                          "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"),
+}
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "imdb-lstm-tfx")
+_CHUNK = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+    input_base: str
+    pattern: str
+
+    @property
+    def uri(self) -> str:
+        return posixpath.join(self.input_base, self.pattern)
+
+
+def resolve(data: str, cache_dir: str = DEFAULT_CACHE_DIR,
+            sha256: Optional[str] = None) -> DataSource:
+    """Checks `data` exists and has the aclImdb layout; downloads URLs. Raises IngestError."""
+    if urllib.parse.urlparse(data).scheme in ("http", "https"):
+        return _archive_source(download(data, cache_dir, sha256))
+    if data.endswith(ARCHIVE_SUFFIXES):
+        if not fileio.exists(data):
+            raise IngestError(f"{data}: no such archive")
+        return _archive_source(data if "://" in data else os.path.abspath(data))
+    if not fileio.isdir(data):
+        raise IngestError(f"{data}: neither a directory, a .tar.gz archive nor an http(s) URL")
+    root = data if "://" in data else os.path.abspath(data)
+    nested = posixpath.join(root, "aclImdb")
+    tree, prefix = (nested, "aclImdb/") if fileio.isdir(nested) else (root, "")
+    missing = [f"{split}/{folder}" for split in OFFICIAL_SPLITS for folder in CLASS_LABELS
+               if not fileio.isdir(posixpath.join(tree, split, folder))]
+    if missing:
+        raise IngestError(f"{tree}: missing folder(s) {', '.join(missing)}; expected the "
+                          "aclImdb layout {train,test}/{pos,neg}/{id}_{rating}.txt")
+    return DataSource(root, prefix + "*/*/*.txt")
+
+
+def _archive_source(path: str) -> DataSource:
+    return DataSource(posixpath.dirname(path), posixpath.basename(path))
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(url: str, cache_dir: str, sha256: Optional[str] = None) -> str:
+    """Downloads `url` into `cache_dir` once; verifies size and SHA-256 (given or published)."""
+    name = posixpath.basename(urllib.parse.urlparse(url).path)
+    if not name.endswith(ARCHIVE_SUFFIXES):
+        raise IngestError(f"{url}: expected a URL of a .tar.gz archive")
+    expected_size, published_sha = KNOWN_ARCHIVES.get(name, (None, None))
+    expected_sha = sha256 or published_sha
+    target = os.path.join(cache_dir, name)
+    if os.path.exists(target):
+        if expected_sha is None or _sha256(target) == expected_sha:
+            _log.info("using cached download %s", target)
+            return target
+        _log.warning("cached %s does not match its checksum; downloading again", target)
+
+    os.makedirs(cache_dir, exist_ok=True)
+    _log.info("downloading %s to %s", url, target)
+    try:
+        response = urllib.request.urlopen(url, timeout=60)
+    except (urllib.error.URLError, OSError) as e:
+        raise IngestError(
+            f"cannot download {url} ({getattr(e, 'reason', e)}). Without network access, fetch "
+            "the archive elsewhere and pass the local copy: imdb-lstm run --data "
+            f"/path/to/{name} (a .tar.gz or its extracted directory)") from e
+    declared = response.headers.get("Content-Length")
+    declared = int(declared) if declared else expected_size
+    digest, received, last_report = hashlib.sha256(), 0, time.monotonic()
+    with response, tempfile.NamedTemporaryFile(dir=cache_dir, prefix=name,
+                                               suffix=".partial", delete=False) as partial:
+        try:
+            for chunk in iter(lambda: response.read(_CHUNK), b""):
+                partial.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                if time.monotonic() - last_report > 5:
+                    last_report = time.monotonic()
+                    total = f" of {declared / 1e6:.1f}" if declared else ""
+                    _log.info("downloaded %.1f%s MB", received / 1e6, total)
+            problems = []
+            if declared is not None and received != declared:
+                problems.append(f"size {received} bytes, expected {declared}")
+            if expected_size is not None and received != expected_size:
+                problems.append(f"size {received} bytes, published size {expected_size}")
+            if expected_sha is not None and digest.hexdigest() != expected_sha:
+                problems.append(f"SHA-256 {digest.hexdigest()}, expected {expected_sha}")
+            if problems:
+                raise IngestError(f"{url}: download rejected: {'; '.join(problems)}")
+        except BaseException:
+            os.unlink(partial.name)
+            raise
+    shutil.move(partial.name, target)
+    if expected_sha is None:
+        _log.warning("%s has no published checksum; downloaded SHA-256 is %s (pass it as "
+                     "data_sha256 to pin it)", url, digest.hexdigest())
+    return target

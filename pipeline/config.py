@@ -1,0 +1,121 @@
+"""PipelineConfig: the one object that flows from the CLI / a YAML file / the environment into
+`create_pipeline`, and (its `trainer` part) through `custom_config` into Transform and Trainer.
+
+Precedence, lowest first: defaults, YAML file, IMDB_LSTM_* environment variables, CLI flags.
+Environment variables exist for the `tfx` CLI, which runs pipeline/local_runner.py with no
+arguments: IMDB_LSTM_DATA, IMDB_LSTM_OUTPUT_DIR, IMDB_LSTM_TRAINER_EPOCHS, ... (values in YAML
+syntax), and IMDB_LSTM_CONFIG names a YAML file.
+"""
+import dataclasses
+import os
+from typing import Any, Dict, List, Mapping, Optional
+
+import yaml
+
+from components.data_source import DEFAULT_CACHE_DIR, STANFORD_URL
+from trainer.config import CUSTOM_CONFIG_KEY, TrainerConfig
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV_PREFIX = "IMDB_LSTM_"
+CONFIG_FILE_ENV = ENV_PREFIX + "CONFIG"
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    pipeline_name: str = "imdb-lstm"
+    # A directory in the aclImdb layout, a .tar.gz of it, or an http(s) URL of such an archive.
+    data: str = STANFORD_URL
+    data_sha256: Optional[str] = None
+    # Everything the pipeline writes goes under here, outside the source tree.
+    output_dir: str = os.path.join(os.path.expanduser("~"), "imdb-lstm-tfx")
+    download_cache_dir: str = DEFAULT_CACHE_DIR
+    schema_path: str = os.path.join(PROJECT_ROOT, "schemas", "schema.pbtxt")
+    holdout_percent: int = 10
+    # Gates: the candidate's test accuracy must reach min_accuracy and may not fall more than
+    # max_accuracy_regression below the last blessed model's.
+    min_accuracy: float = 0.85
+    max_accuracy_regression: float = 0.01
+    enable_cache: bool = True
+    # FnApiRunner is what Beam's default runner falls back to after trying to download Prism.
+    beam_pipeline_args: List[str] = dataclasses.field(
+        default_factory=lambda: ["--runner=FnApiRunner", "--direct_num_workers=1"])
+    trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
+
+    def __post_init__(self):
+        if not 0 < self.holdout_percent < 100:
+            raise ValueError(f"holdout_percent must be in 1..99, got {self.holdout_percent}")
+        if not 0 <= self.max_accuracy_regression <= 1:
+            raise ValueError("max_accuracy_regression must be in [0, 1], got "
+                             f"{self.max_accuracy_regression}")
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.output_dir, "pipelines", self.pipeline_name)
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.output_dir, "metadata", self.pipeline_name, "metadata.db")
+
+    @property
+    def serving_dir(self) -> str:
+        return os.path.join(self.output_dir, "serving", self.pipeline_name)
+
+    @property
+    def log_dir(self) -> str:
+        return os.path.join(self.output_dir, "logs", self.pipeline_name)
+
+    def trainer_custom_config(self) -> Dict[str, Any]:
+        return {CUSTOM_CONFIG_KEY: self.trainer.to_dict()}
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "PipelineConfig":
+        values = dict(values)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {unknown}; known: {sorted(known)}")
+        trainer = TrainerConfig.from_dict(values.pop("trainer", None) or {})
+        return cls(trainer=trainer, **values)
+
+
+def _merge(base: Dict[str, Any], overrides: Mapping[str, Any]) -> Dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _environment_overrides(environ: Mapping[str, str]) -> Dict[str, Any]:
+    overrides: Dict[str, Any] = {}
+    trainer_fields = {f.name for f in dataclasses.fields(TrainerConfig)}
+    for field in dataclasses.fields(PipelineConfig):
+        if field.name == "trainer":
+            continue
+        name = ENV_PREFIX + field.name.upper()
+        if name in environ:
+            overrides[field.name] = yaml.safe_load(environ[name])
+    for field in trainer_fields:
+        name = f"{ENV_PREFIX}TRAINER_{field.upper()}"
+        if name in environ:
+            overrides.setdefault("trainer", {})[field] = yaml.safe_load(environ[name])
+    return overrides
+
+
+def load(config_file: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None,
+         environ: Mapping[str, str] = os.environ) -> PipelineConfig:
+    """Resolves the config; `overrides` (e.g. from CLI flags) nest trainer settings under
+    'trainer'."""
+    values = PipelineConfig().to_dict()
+    config_file = config_file or environ.get(CONFIG_FILE_ENV)
+    if config_file:
+        with open(config_file) as f:
+            values = _merge(values, yaml.safe_load(f) or {})
+    values = _merge(values, _environment_overrides(environ))
+    values = _merge(values, overrides or {})
+    return PipelineConfig.from_dict(values)

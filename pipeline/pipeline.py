@@ -1,0 +1,102 @@
+"""The IMDB LSTM pipeline: one `create_pipeline` that reads like the DAG.
+
+ImdbExampleGen -> StatisticsGen -> ExampleValidator (curated schema) -> AnomaliesGate ->
+Transform -> Trainer -> Evaluator (vs. the last blessed model) -> Pusher.
+"""
+import os
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+from tfx.proto import transform_pb2
+
+from components.anomalies_gate import AnomaliesGate
+from components.data_source import resolve
+from components.imdb_example_gen import ImdbExampleGen
+from components.pusher import VersionedPusher
+from pipeline.config import PipelineConfig
+from trainer import config as trainer_config
+
+TRAINER_MODULE_FILE = os.path.join(os.path.dirname(trainer_config.__file__), "tfx_module.py")
+
+
+def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+    accuracy_gate = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.min_accuracy}),
+        # Ignored by TFMA when there is no blessed baseline yet (the first run).
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+            absolute={"value": -config.max_accuracy_regression}))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(
+            signature_name="serving_default",
+            label_key=trainer_config.LABEL_KEY,
+            prediction_key=trainer_config.PREDICTION_KEY,
+            # The export is a plain SavedModel; saying so spares TFMA reloading it as Keras.
+            model_type=tfma.TF_GENERIC)],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="BinaryAccuracy", threshold=accuracy_gate),
+            tfma.MetricConfig(class_name="AUC"),
+            tfma.MetricConfig(class_name="Precision"),
+            tfma.MetricConfig(class_name="Recall"),
+        ])],
+    )
+
+
+def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
+    source = resolve(config.data, config.download_cache_dir, config.data_sha256)
+
+    example_gen = ImdbExampleGen(input_base=source.input_base, source_pattern=source.pattern,
+                                 holdout_percent=config.holdout_percent)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_path)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        module_file=TRAINER_MODULE_FILE,
+        splits_config=transform_pb2.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+        custom_config=config.trainer_custom_config())
+    transform.add_upstream_node(anomalies_gate)
+
+    trainer = tfx.components.Trainer(
+        module_file=TRAINER_MODULE_FILE,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config=config.trainer_custom_config())
+
+    baseline_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        example_splits=["test"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline_resolver.outputs["model"],
+        eval_config=eval_config(config))
+
+    pusher = VersionedPusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)))
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
+                    transform, trainer, baseline_resolver, evaluator, pusher],
+        enable_cache=config.enable_cache,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path),
+        beam_pipeline_args=config.beam_pipeline_args,
+    )

@@ -1,0 +1,14 @@
+"""imdb-lstm-tfx: a TFX pipeline that trains, gates and ships LSTM sentiment models on IMDB."""
+import setuptools
+
+setuptools.setup(
+    name="imdb-lstm-tfx",
+    version="0.1.0",
+    description="TFX pipeline training, gating and pushing LSTM sentiment models on IMDB reviews",
+    python_requires=">=3.10,<3.11",
+    packages=setuptools.find_packages(include=["pipeline", "pipeline.*", "components", "components.*",
+                                               "trainer", "trainer.*"]),
+    install_requires=["tfx[kfp]==1.16.0", "dill", "PyYAML"],
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["imdb-lstm=pipeline.cli:main"]},
+)

@@ -1,0 +1,59 @@
+"""One config object: defaults < YAML < IMDB_LSTM_* environment < CLI flags."""
+import pytest
+
+from pipeline import cli
+from pipeline import config as pipeline_config
+from trainer.config import CUSTOM_CONFIG_KEY, TrainerConfig
+
+
+def test_precedence_defaults_yaml_environment_flags(tmp_path):
+    yaml_file = tmp_path / "settings.yaml"
+    yaml_file.write_text("data: /from/yaml\nmin_accuracy: 0.7\n"
+                         "trainer:\n  epochs: 3\n  lstm_units: 16\n  batch_size: 32\n")
+    environ = {"IMDB_LSTM_MIN_ACCURACY": "0.75", "IMDB_LSTM_TRAINER_EPOCHS": "4"}
+    args = cli.build_parser().parse_args(["run", "--epochs", "6", "--output-dir", "/out"])
+    config = pipeline_config.load(str(yaml_file), cli.overrides_from_args(args), environ)
+    assert config.data == "/from/yaml"
+    assert config.min_accuracy == 0.75
+    assert config.output_dir == "/out"
+    assert config.trainer.epochs == 6
+    assert config.trainer.lstm_units == 16 and config.trainer.batch_size == 32
+    assert config.trainer.embedding_dim == TrainerConfig().embedding_dim
+
+
+def test_config_file_from_environment(tmp_path):
+    yaml_file = tmp_path / "settings.yaml"
+    yaml_file.write_text("pipeline_name: from-env-file\n")
+    config = pipeline_config.load(environ={"IMDB_LSTM_CONFIG": str(yaml_file)})
+    assert config.pipeline_name == "from-env-file"
+
+
+def test_trainer_settings_travel_through_custom_config():
+    config = pipeline_config.load(overrides={"trainer": {"variant": "basic", "epochs": 2}},
+                                  environ={})
+    custom_config = config.trainer_custom_config()
+    assert TrainerConfig.from_custom_config(custom_config) == config.trainer
+    assert custom_config[CUSTOM_CONFIG_KEY]["epochs"] == 2
+
+
+def test_outputs_default_outside_the_source_tree():
+    config = pipeline_config.load(environ={})
+    assert not config.output_dir.startswith(pipeline_config.PROJECT_ROOT)
+    for path in (config.pipeline_root, config.metadata_path, config.serving_dir):
+        assert path.startswith(config.output_dir)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"epochs_typo": 3}, "unknown setting"),
+    ({"trainer": {"lstm_unit": 3}}, "unknown trainer setting"),
+    ({"trainer": {"dropout": 1.5}}, "dropout must be in"),
+    ({"holdout_percent": 0}, "holdout_percent"),
+])
+def test_bad_settings_are_rejected_by_name(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        pipeline_config.load(overrides=overrides, environ={})
+
+
+def test_cli_rejects_a_bad_setting_without_running(capsys):
+    assert cli.main(["run", "--dropout", "2"]) == 2
+    assert "dropout must be in [0, 1)" in capsys.readouterr().err

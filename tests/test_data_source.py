@@ -1,0 +1,104 @@
+"""Resolving --data: directories, archives, and URLs downloaded once and verified."""
+import hashlib
+import http.server
+import os
+import threading
+
+import pytest
+
+import synthetic_imdb
+from components import data_source
+from components.imdb_reader import IngestError
+
+
+def test_archive_path(tiny_archive):
+    source = data_source.resolve(tiny_archive)
+    assert source.uri == tiny_archive and source.pattern == os.path.basename(tiny_archive)
+
+
+def test_directory_holding_aclImdb(tiny_tree):
+    source = data_source.resolve(tiny_tree)
+    assert (source.input_base, source.pattern) == (tiny_tree, "aclImdb/*/*/*.txt")
+
+
+def test_the_aclImdb_directory_itself(tiny_tree):
+    root = os.path.join(tiny_tree, "aclImdb")
+    assert data_source.resolve(root).pattern == "*/*/*.txt"
+
+
+def test_directory_missing_a_class_folder(tmp_path):
+    tree = synthetic_imdb.write_tree(str(tmp_path), per_folder=1)
+    os.rename(os.path.join(tree, "aclImdb", "test", "pos"), os.path.join(tree, "elsewhere"))
+    with pytest.raises(IngestError, match="missing folder.*test/pos"):
+        data_source.resolve(tree)
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(IngestError, match="no such archive"):
+        data_source.resolve(str(tmp_path / "nope.tar.gz"))
+    with pytest.raises(IngestError, match="neither a directory"):
+        data_source.resolve(str(tmp_path / "nope"))
+
+
+class _Server:
+    """A tiny HTTP server on 127.0.0.1 that counts the requests it answers."""
+
+    def __init__(self, root):
+        self.requests = 0
+        server = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=root, **kwargs)
+
+            def do_GET(self):
+                server.requests += 1
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, name):
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
+
+
+@pytest.fixture
+def server(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    synthetic_imdb.write_archive(str(served / "imdb.tar.gz"), per_folder=2)
+    s = _Server(str(served))
+    yield s, hashlib.sha256((served / "imdb.tar.gz").read_bytes()).hexdigest()
+    s.httpd.shutdown()
+
+
+def test_url_is_downloaded_once_and_verified(tmp_path, server):
+    srv, sha = server
+    cache = str(tmp_path / "cache")
+    source = data_source.resolve(srv.url("imdb.tar.gz"), cache_dir=cache, sha256=sha)
+    assert source.uri == os.path.join(cache, "imdb.tar.gz")
+    assert data_source.resolve(srv.url("imdb.tar.gz"), cache_dir=cache, sha256=sha) == source
+    assert srv.requests == 1
+
+
+def test_url_with_wrong_checksum_is_rejected_and_not_cached(tmp_path, server):
+    srv, _ = server
+    cache = tmp_path / "cache"
+    with pytest.raises(IngestError, match="download rejected: SHA-256"):
+        data_source.resolve(srv.url("imdb.tar.gz"), cache_dir=str(cache), sha256="0" * 64)
+    assert os.listdir(cache) == []
+
+
+def test_unreachable_url_says_how_to_pass_a_local_copy(tmp_path, server):
+    srv, _ = server
+    port = srv.httpd.server_address[1]
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+    with pytest.raises(IngestError, match="cannot download") as error:
+        data_source.resolve(f"http://127.0.0.1:{port}/aclImdb_v1.tar.gz",
+                            cache_dir=str(tmp_path / "cache"))
+    assert "--data /path/to/aclImdb_v1.tar.gz" in str(error.value)
+

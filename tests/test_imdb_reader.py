@@ -1,0 +1,95 @@
+"""Ingest parsing: the aclImdb layout, and a clear error for each kind of bad input."""
+import glob
+import gzip
+import os
+
+import pytest
+
+import synthetic_imdb
+from components import imdb_reader
+from components.imdb_reader import IngestError
+
+
+def _read(input_base, pattern):
+    return list(imdb_reader.read_source(
+        input_base, pattern, lambda p: glob.glob(p), lambda p: open(p, "rb")))
+
+
+def _read_archive(path):
+    return _read(os.path.dirname(path), os.path.basename(path))
+
+
+def test_archive_yields_labelled_reviews_and_skips_the_rest(tiny_archive):
+    reviews = _read_archive(tiny_archive)
+    assert len(reviews) == 20  # 5 per folder; unsup/ and urls_*.txt skipped
+    assert {(r.split, r.label) for r in reviews} == {("train", 0), ("train", 1), ("test", 0),
+                                                     ("test", 1)}
+    for r in reviews:
+        assert r.rating in (range(7, 11) if r.label else range(1, 5))
+        assert r.text and r.undecodable_bytes == 0
+        assert r.key.startswith(f"{r.split}/{'pos' if r.label else 'neg'}/")
+
+
+def test_extracted_tree_reads_the_same_reviews_as_the_archive(tiny_archive, tiny_tree):
+    from_archive = {r.key: r for r in _read_archive(tiny_archive)}
+    from_tree = {r.key: r for r in _read(tiny_tree, "aclImdb/*/*/*.txt")}
+    assert from_archive == from_tree
+
+
+@pytest.mark.parametrize("member, data, message", [
+    ("/etc/aclImdb/train/pos/1_9.txt", b"good", "absolute path"),
+    ("aclImdb/../train/pos/1_9.txt", b"good", "contains '..'"),
+    ("aclImdb/train/pos/review.txt", b"good", "file name is not '{id}_{rating}.txt'"),
+    ("aclImdb/train/pos/7_3.txt", b"good", "rating 3 is inconsistent with folder 'pos'"),
+    ("aclImdb/test/neg/8_8.txt", b"bad", "rating 8 is inconsistent with folder 'neg'"),
+    ("aclImdb/train/neg/9_2.txt", b"  \n ", "the review is empty"),
+])
+def test_bad_member_is_named_in_the_error(tmp_path, member, data, message):
+    archive = synthetic_imdb.write_archive(str(tmp_path / "bad.tar.gz"), per_folder=2,
+                                           extra={member: data})
+    with pytest.raises(IngestError) as error:
+        _read_archive(archive)
+    assert message in str(error.value)
+    assert member in str(error.value)
+    assert archive in str(error.value)
+
+
+def test_non_utf8_bytes_are_replaced_and_counted(tmp_path):
+    archive = synthetic_imdb.write_archive(str(tmp_path / "latin1.tar.gz"), per_folder=2,
+                                           extra={"aclImdb/train/pos/77_8.txt":
+                                                  "Caf\xe9 and na\xefve".encode("latin-1")})
+    review = next(r for r in _read_archive(archive) if r.key == "train/pos/77_8.txt")
+    assert review.text == "Caf\ufffd and na\ufffdve"
+    assert review.undecodable_bytes == 2
+
+
+@pytest.mark.parametrize("missing", ["aclImdb/test/", "aclImdb/train/neg/"])
+def test_missing_split_or_class_folder(tmp_path, missing):
+    archive = synthetic_imdb.write_archive(str(tmp_path / "partial.tar.gz"), per_folder=2,
+                                           skip=[missing])
+    with pytest.raises(IngestError, match="a split or class folder is missing") as error:
+        _read_archive(archive)
+    assert missing.split("/", 1)[1].rstrip("/") in str(error.value)
+
+
+def test_truncated_archive(tmp_path, tiny_archive):
+    truncated = tmp_path / "truncated.tar.gz"
+    data = open(tiny_archive, "rb").read()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IngestError, match="corrupt or truncated archive") as error:
+        _read_archive(str(truncated))
+    assert str(truncated) in str(error.value)
+
+
+def test_corrupt_archive(tmp_path):
+    corrupt = tmp_path / "corrupt.tar.gz"
+    corrupt.write_bytes(gzip.compress(b"this is not a tar archive" * 100))
+    with pytest.raises(IngestError, match="corrupt or truncated archive"):
+        _read_archive(str(corrupt))
+
+
+def test_not_gzip_at_all(tmp_path):
+    plain = tmp_path / "plain.tar.gz"
+    plain.write_bytes(b"hello")
+    with pytest.raises(IngestError, match="corrupt or truncated archive"):
+        _read_archive(str(plain))

@@ -1,0 +1,61 @@
+"""Model builders: shapes, masking, and the cuDNN-compatible LSTM arguments."""
+import keras
+import numpy as np
+import pytest
+
+from trainer import models
+from trainer.config import TrainerConfig
+
+CONFIG = TrainerConfig(sequence_length=12, embedding_dim=8, lstm_units=4, dense_units=4)
+VOCABULARY = 50
+
+
+@pytest.mark.parametrize("variant", models.variants())
+def test_variant_outputs_one_probability_per_review(variant):
+    model = models.build(TrainerConfig(**{**CONFIG.to_dict(), "variant": variant}), VOCABULARY)
+    tokens = np.random.default_rng(0).integers(1, VOCABULARY, size=(3, CONFIG.sequence_length))
+    probabilities = model.predict(tokens, verbose=0)
+    assert probabilities.shape == (3, 1)
+    assert ((probabilities > 0) & (probabilities < 1)).all()
+
+
+@pytest.mark.parametrize("variant", models.variants())
+def test_padding_is_masked(variant):
+    """Same weights, shorter input: a review scores the same with or without trailing padding."""
+    padded_config = TrainerConfig(**{**CONFIG.to_dict(), "variant": variant})
+    exact_config = TrainerConfig(**{**padded_config.to_dict(), "sequence_length": 4})
+    padded_model = models.build(padded_config, VOCABULARY)
+    exact_model = models.build(exact_config, VOCABULARY)
+    exact_model.set_weights(padded_model.get_weights())
+    review = np.array([[5, 6, 7, 8]])
+    padded = np.pad(review, [(0, 0), (0, CONFIG.sequence_length - 4)])
+    np.testing.assert_allclose(padded_model.predict(padded, verbose=0),
+                               exact_model.predict(review, verbose=0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("variant", models.variants())
+def test_every_lstm_keeps_the_cudnn_kernel_arguments(variant):
+    model = models.build(TrainerConfig(**{**CONFIG.to_dict(), "variant": variant}), VOCABULARY)
+    lstms = [l for l in model.layers if isinstance(l, keras.layers.LSTM)]
+    lstms += [l.forward_layer for l in model.layers if isinstance(l, keras.layers.Bidirectional)]
+    lstms += [l.backward_layer for l in model.layers if isinstance(l, keras.layers.Bidirectional)]
+    assert lstms
+    for lstm in lstms:
+        assert lstm.activation is keras.activations.tanh
+        assert lstm.recurrent_activation is keras.activations.sigmoid
+        assert lstm.recurrent_dropout == 0
+        assert not lstm.unroll and lstm.use_bias
+
+
+def test_basic_is_the_seed_architecture():
+    model = models.build(TrainerConfig(), 10_002)
+    kinds = [type(l).__name__ for l in model.layers]
+    assert kinds == ["InputLayer", "Embedding", "LSTM", "Dropout", "Dense", "Dropout", "Dense"]
+    assert model.layers[1].output_dim == 128 and model.layers[2].units == 64
+    assert model.layers[4].units == 32 and model.layers[3].rate == 0.5
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(1e-3)
+
+
+def test_unknown_variant_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown model variant 'transformer'.*basic"):
+        models.build(TrainerConfig(variant="transformer"), VOCABULARY)

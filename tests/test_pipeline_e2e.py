@@ -1,0 +1,192 @@
+"""The whole pipeline, for real (LocalDagRunner, Beam, SQLite MLMD), on tiny synthetic data.
+
+Each run goes through the `imdb-lstm` console script (or the `tfx` CLI) in a subprocess, the way
+users run it; what happened is read back from ML Metadata and the pushed SavedModel.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import synthetic_imdb
+from pipeline import outcome
+
+BIN = os.path.dirname(sys.executable)
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAST_TRAINING = ["--epochs", "1", "--vocab-size", "200", "--sequence-length", "32",
+                 "--embedding-dim", "16", "--lstm-units", "8", "--dense-units", "8"]
+ALL_NODES = {"ImdbExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
+             "AnomaliesGate", "Transform", "Trainer", "latest_blessed_model_resolver",
+             "Evaluator", "VersionedPusher"}
+
+
+def imdb_lstm(*args, env=None):
+    return subprocess.run([os.path.join(BIN, "imdb-lstm"), "run", *args], capture_output=True,
+                          text=True, env=env, cwd=PROJECT_ROOT, timeout=900)
+
+
+def versions(serving_dir):
+    return sorted(v for v in os.listdir(serving_dir) if v.isdigit()) \
+        if os.path.isdir(serving_dir) else []
+
+
+def latest(output_dir, name="imdb-lstm"):
+    return outcome.latest_run(os.path.join(output_dir, "metadata", name, "metadata.db"), name)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return synthetic_imdb.write_archive(
+        str(tmp_path_factory.mktemp("data") / "aclImdb_tiny.tar.gz"), per_folder=50)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, data):
+    """Three runs into one output dir: first; cached re-run; unreachable accuracy gate."""
+    output_dir = str(tmp_path_factory.mktemp("out"))
+    common = ["--data", data, "--output-dir", output_dir, *FAST_TRAINING]
+    results = {}
+    for name, extra in [("first", ["--min-accuracy", "0"]), ("rerun", ["--min-accuracy", "0"]),
+                        ("unreachable_gate", ["--min-accuracy", "1.01"])]:
+        process = imdb_lstm(*common, *extra)
+        assert process.returncode == 0, process.stderr
+        results[name] = (process, latest(output_dir), versions(
+            os.path.join(output_dir, "serving", "imdb-lstm")))
+    results["output_dir"] = output_dir
+    return results
+
+
+def test_every_component_ran_and_a_model_was_pushed(runs):
+    process, run, pushed_versions = runs["first"]
+    assert set(run.component_states) == ALL_NODES
+    assert set(run.component_states.values()) == {"COMPLETE"}
+    assert run.blessed and run.pushed and run.new_version
+    assert pushed_versions == [run.pushed_version]
+    assert run.metrics["example_count"] == 100  # the official test split only
+    for line in ("[Trainer] done", "[Evaluator] done", "test binary_accuracy",
+                 f"pushed as new version {run.pushed_version}"):
+        assert line in process.stderr
+
+
+def test_console_is_quiet_and_the_log_file_has_everything(runs):
+    process, _, _ = runs["first"]
+    assert "tensorflow" not in process.stderr.lower().replace("tensorflow_", "")
+    log_files = os.listdir(os.path.join(runs["output_dir"], "logs", "imdb-lstm"))
+    assert log_files
+    log = open(os.path.join(runs["output_dir"], "logs", "imdb-lstm", sorted(log_files)[0])).read()
+    assert "Component Trainer is finished." in log
+
+
+CLASSIFY = textwrap.dedent("""
+    import json, sys
+    import tensorflow as tf
+    model = tf.saved_model.load(sys.argv[1])
+    reviews = ["great wonderful brilliant superb loved it", "awful boring terrible dull mess"]
+    by_text = model.signatures["serving_raw_text"](review=tf.constant(reviews))
+    examples = [tf.train.Example(features=tf.train.Features(feature={"review": tf.train.Feature(
+        bytes_list=tf.train.BytesList(value=[r.encode()]))})).SerializeToString() for r in reviews]
+    by_example = model.signatures["serving_default"](examples=tf.constant(examples))
+    print(json.dumps({k: v["probabilities"].numpy()[:, 0].tolist()
+                      for k, v in (("text", by_text), ("examples", by_example))}))
+""")
+
+
+def test_pushed_model_classifies_raw_text_in_a_fresh_process(runs):
+    _, run, _ = runs["first"]
+    process = subprocess.run([sys.executable, "-c", CLASSIFY, run.pushed_destination],
+                             capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert process.returncode == 0, process.stderr
+    scores = json.loads(process.stdout.strip().splitlines()[-1])
+    assert len(scores["text"]) == 2
+    assert all(0.0 < p < 1.0 for p in scores["text"])
+    assert scores["text"] == pytest.approx(scores["examples"], abs=1e-6)
+
+
+def test_saved_model_cli_returns_a_probability(runs):
+    _, run, _ = runs["first"]
+    process = subprocess.run(
+        [os.path.join(BIN, "saved_model_cli"), "run", "--dir", run.pushed_destination,
+         "--tag_set", "serve", "--signature_def", "serving_raw_text",
+         "--input_exprs", 'review=["a wonderful film, loved it"]'],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert process.returncode == 0, process.stderr
+    assert "probabilities" in process.stdout
+
+
+def test_cached_rerun_pushes_no_new_version(runs):
+    process, run, pushed_versions = runs["rerun"]
+    first_version = runs["first"][1].pushed_version
+    assert run.component_states["Trainer"] == "CACHED"
+    assert run.pushed and not run.new_version and run.pushed_version == first_version
+    assert pushed_versions == [first_version]
+    assert f"already serving as version {first_version}" in process.stderr
+
+
+def test_unreachable_accuracy_gate_pushes_nothing(runs):
+    process, run, pushed_versions = runs["unreachable_gate"]
+    assert run.blessed is False and not run.pushed
+    assert pushed_versions == [runs["first"][1].pushed_version]
+    assert "blessed: NO" in process.stderr and "pushed: no" in process.stderr
+
+
+def test_bad_data_fails_clearly_and_publishes_no_examples(tmp_path):
+    archive = synthetic_imdb.write_archive(str(tmp_path / "bad.tar.gz"), per_folder=5,
+                                           extra={"aclImdb/train/pos/12_2.txt": b"fine"})
+    output_dir = str(tmp_path / "out")
+    process = imdb_lstm("--data", archive, "--output-dir", output_dir, *FAST_TRAINING)
+    assert process.returncode == 1
+    assert "IngestError" in process.stderr
+    assert "aclImdb/train/pos/12_2.txt: rating 2 is inconsistent with folder 'pos'" \
+        in process.stderr
+    run = latest(output_dir)
+    assert run.component_states["ImdbExampleGen"] == "FAILED"
+    assert "Trainer" not in run.component_states
+    assert versions(os.path.join(output_dir, "serving", "imdb-lstm")) == []
+    examples_dir = os.path.join(output_dir, "pipelines", "imdb-lstm", "ImdbExampleGen", "examples")
+    written = [f for _, _, files in os.walk(examples_dir) for f in files if f.endswith(".gz")]
+    assert written == []
+
+
+def test_anomalies_stop_the_run_before_training(tmp_path, data):
+    schema = open(os.path.join(PROJECT_ROOT, "schemas", "schema.pbtxt")).read()
+    strict = tmp_path / "strict_schema.pbtxt"
+    strict.write_text(schema.replace("int_domain { min: 1 max: 10 }",
+                                     "int_domain { min: 1 max: 5 }"))
+    output_dir = str(tmp_path / "out")
+    process = imdb_lstm("--data", data, "--output-dir", output_dir, "--schema-path", str(strict),
+                        *FAST_TRAINING)
+    assert process.returncode == 1
+    assert "DataAnomaliesError" in process.stderr and "rating:" in process.stderr
+    run = latest(output_dir)
+    assert run.component_states["AnomaliesGate"] == "FAILED"
+    assert not {"Transform", "Trainer", "Evaluator"} & set(run.component_states)
+    assert versions(os.path.join(output_dir, "serving", "imdb-lstm")) == []
+
+
+def test_tfx_cli_creates_and_runs_the_local_pipeline(tmp_path, data):
+    output_dir = str(tmp_path / "out")
+    env = {**os.environ, "LOCAL_HOME": str(tmp_path / "tfx_home"),
+           "IMDB_LSTM_PIPELINE_NAME": "imdb-lstm-tfx-cli", "IMDB_LSTM_DATA": data,
+           "IMDB_LSTM_OUTPUT_DIR": output_dir, "IMDB_LSTM_MIN_ACCURACY": "0",
+           "IMDB_LSTM_TRAINER_EPOCHS": "1", "IMDB_LSTM_TRAINER_VOCAB_SIZE": "200",
+           "IMDB_LSTM_TRAINER_SEQUENCE_LENGTH": "32"}
+    tfx = os.path.join(BIN, "tfx")
+    create = subprocess.run([tfx, "pipeline", "create", "--engine=local",
+                             "--pipeline_path", "pipeline/local_runner.py"],
+                            capture_output=True, text=True, env=env, cwd=PROJECT_ROOT,
+                            timeout=300)
+    assert create.returncode == 0, create.stderr
+    assert 'Pipeline "imdb-lstm-tfx-cli" created successfully.' in create.stdout
+    assert latest(output_dir, "imdb-lstm-tfx-cli") is None  # creating runs nothing
+    run = subprocess.run([tfx, "run", "create", "--engine=local",
+                          "--pipeline_name", "imdb-lstm-tfx-cli"],
+                         capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=900)
+    assert run.returncode == 0, run.stderr
+    result = latest(output_dir, "imdb-lstm-tfx-cli")
+    assert set(result.component_states.values()) == {"COMPLETE"}
+    assert result.pushed and result.new_version

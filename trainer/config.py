@@ -1,0 +1,75 @@
+"""Feature keys and the trainer's hyperparameters: the one place their names and defaults live.
+
+The pipeline hands `TrainerConfig.to_dict()` to Transform and Trainer through `custom_config`, so
+the model code below never imports anything from the orchestration layer.
+"""
+import dataclasses
+from typing import Any, Dict, Mapping, Optional
+
+# Raw features, as ingest writes them into tf.Examples.
+REVIEW_KEY = "review"
+LABEL_KEY = "label"
+RATING_KEY = "rating"
+
+# Transformed features, as the preprocessing_fn emits them.
+TOKENS_KEY = "review_tokens"
+
+# Output name of both serving signatures and of the model's prediction.
+PREDICTION_KEY = "probabilities"
+
+VOCABULARY_NAME = "review_vocabulary"
+PADDING_ID = 0  # Reserved: ids start at 1 so Keras can mask padding.
+
+# Key under which the trainer config travels inside TFX's custom_config.
+CUSTOM_CONFIG_KEY = "trainer"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerConfig:
+    """Everything Transform and Trainer need to know; defaults are the seed's."""
+
+    variant: str = "basic"
+    vocab_size: int = 10_000
+    oov_buckets: int = 1
+    sequence_length: int = 200
+    embedding_dim: int = 128
+    lstm_units: int = 64
+    dense_units: int = 32
+    dropout: float = 0.5
+    learning_rate: float = 1e-3
+    # LSTMs on long reviews occasionally see exploding gradients; clipping is cheap insurance.
+    clipnorm: Optional[float] = 1.0
+    batch_size: int = 64
+    epochs: int = 5
+    early_stopping_patience: int = 2
+    shuffle_buffer: int = 10_000
+    seed: int = 42
+
+    def __post_init__(self):
+        for name in ("vocab_size", "sequence_length", "embedding_dim", "lstm_units", "dense_units",
+                     "batch_size", "epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
+        if self.oov_buckets < 1:
+            raise ValueError(f"trainer.oov_buckets must be >= 1, got {self.oov_buckets}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"trainer.dropout must be in [0, 1), got {self.dropout}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"trainer.learning_rate must be > 0, got {self.learning_rate}")
+        if self.clipnorm is not None and self.clipnorm <= 0:
+            raise ValueError(f"trainer.clipnorm must be > 0 or null, got {self.clipnorm}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "TrainerConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown trainer setting(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def from_custom_config(cls, custom_config: Optional[Mapping[str, Any]]) -> "TrainerConfig":
+        return cls.from_dict((custom_config or {}).get(CUSTOM_CONFIG_KEY, {}))

@@ -1,0 +1,21 @@
+"""The module file TFX's Transform and Trainer load.
+
+Given as `module_file`, TFX packages every .py file of this directory into a wheel whose version
+is a hash of their contents, so a change to any trainer code re-runs Transform and Trainer instead
+of reusing stale cached outputs (function paths like 'trainer.x.fn' are not part of the cache key).
+"""
+import tensorflow_transform as tft
+
+from trainer import config, training
+from trainer.preprocessing import preprocessing_fn  # noqa: F401  (TFX looks it up by name)
+
+
+def run_fn(fn_args) -> None:
+    training.train(
+        trainer_config=config.TrainerConfig.from_custom_config(fn_args.custom_config),
+        tf_transform_output=tft.TFTransformOutput(fn_args.transform_output),
+        train_files=fn_args.train_files,
+        eval_files=fn_args.eval_files,
+        serving_model_dir=fn_args.serving_model_dir,
+        run_dir=fn_args.model_run_dir,
+    )

@@ -1,0 +1,120 @@
+"""TFX Trainer `run_fn`: trains the configured variant on transformed examples and exports a
+SavedModel that embeds the tf.Transform graph, so it scores raw review text."""
+import json
+import logging
+import os
+from typing import List
+
+import keras
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from trainer import config, models
+
+_log = logging.getLogger(__name__)
+
+HISTORY_FILE = "history.json"
+
+
+def _dataset(file_patterns: List[str], tf_transform_output: tft.TFTransformOutput,
+             trainer_config: config.TrainerConfig, shuffle: bool) -> tf.data.Dataset:
+    files = [f for pattern in file_patterns for f in tf.io.gfile.glob(pattern)]
+    if not files:
+        raise ValueError(f"no transformed examples match {file_patterns}")
+    spec = tf_transform_output.transformed_feature_spec()
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    if shuffle:
+        dataset = dataset.shuffle(trainer_config.shuffle_buffer, seed=trainer_config.seed,
+                                  reshuffle_each_iteration=True)
+    dataset = dataset.batch(trainer_config.batch_size)
+    dataset = dataset.map(lambda records: tf.io.parse_example(records, spec),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(lambda batch: (batch[config.TOKENS_KEY], batch[config.LABEL_KEY]))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+class ServingModule(tf.Module):
+    """What the Pusher ships: the trained model behind the tf.Transform graph, two signatures."""
+
+    def __init__(self, model: keras.Model, tf_transform_output: tft.TFTransformOutput):
+        super().__init__()
+        self.model = model
+        self.transform_layer = tf_transform_output.transform_features_layer()
+
+    def _score(self, reviews: tf.Tensor):
+        transformed = self.transform_layer({config.REVIEW_KEY: reviews})
+        return {config.PREDICTION_KEY: self.model(transformed[config.TOKENS_KEY], training=False)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(self, serialized_examples):
+        """Serialized tf.Examples carrying the raw `review` feature -> probability of positive."""
+        features = tf.io.parse_example(
+            serialized_examples,
+            {config.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string, default_value="")})
+        return self._score(features[config.REVIEW_KEY])
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="review")])
+    def serve_text(self, reviews):
+        """A batch of raw review strings -> probability of positive."""
+        return self._score(reviews)
+
+
+RAW_TEXT_SIGNATURE = "serving_raw_text"
+
+
+def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
+                         export_dir: str) -> None:
+    module = ServingModule(model, tf_transform_output)
+    signatures = {
+        "serving_default": module.serve_examples.get_concrete_function(),
+        RAW_TEXT_SIGNATURE: module.serve_text.get_concrete_function(),
+    }
+    # Keras 3 wraps each tf.Variable; unless the tf.Variables the signatures capture are tracked
+    # themselves, the SavedModel loads in Python but not in the C++/TF1 loader that TF Serving and
+    # saved_model_cli use ("Could not find variable embedding/embeddings"; keras-team/keras#19274).
+    # Keras' own ExportArchive tracks them the same way.
+    module.captured_variables = list(
+        {id(v): v for fn in signatures.values() for v in fn.variables}.values())
+    tf.saved_model.save(module, export_dir, signatures=signatures)
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """One readable line per epoch in the run's log, whatever Keras' own verbosity."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self._epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted((logs or {}).items()))
+        _log.info("epoch %d/%d: %s", epoch + 1, self._epochs, metrics)
+
+
+def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTransformOutput,
+          train_files: List[str], eval_files: List[str], serving_model_dir: str,
+          run_dir: str) -> keras.callbacks.History:
+    """Trains and exports; model code only, no TFX types, so tests and benchmarks call it too."""
+    keras.utils.set_random_seed(trainer_config.seed)
+    vocabulary_size = (tf_transform_output.vocabulary_size_by_name(config.VOCABULARY_NAME)
+                       + trainer_config.oov_buckets + 1)  # + 1: the padding id
+    model = models.build(trainer_config, vocabulary_size)
+    _log.info("training variant %r: %s parameters, vocabulary %d ids",
+              trainer_config.variant, f"{model.count_params():,}", vocabulary_size)
+    history = model.fit(
+        _dataset(train_files, tf_transform_output, trainer_config, shuffle=True),
+        validation_data=_dataset(eval_files, tf_transform_output, trainer_config, shuffle=False),
+        epochs=trainer_config.epochs,
+        callbacks=[
+            keras.callbacks.EarlyStopping(monitor="val_loss",
+                                          patience=trainer_config.early_stopping_patience,
+                                          restore_best_weights=True),
+            _EpochLog(trainer_config.epochs),
+        ],
+        verbose=0,
+    )
+    export_serving_model(model, tf_transform_output, serving_model_dir)
+    tf.io.gfile.makedirs(run_dir)
+    with tf.io.gfile.GFile(os.path.join(run_dir, HISTORY_FILE), "w") as f:
+        json.dump(history.history, f, indent=2)
+    _log.info("exported SavedModel to %s", serving_model_dir)
+    return history
