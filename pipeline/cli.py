@@ -82,7 +82,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     log.info("full log: %s", log_path)
     from pipeline import local_runner  # heavy imports after logging is set up
     try:
-        local_runner.run(config)
+        with logs.output_to(log_path):
+            local_runner.run(config)
     except Exception as e:  # noqa: BLE001  (the console gets the cause, the log the traceback)
         logging.getLogger("imdb_lstm.traceback").info("run failed", exc_info=True)
         cause = _explained_error(e)

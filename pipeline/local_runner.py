@@ -41,5 +41,7 @@ def run(config: pipeline_config.PipelineConfig):
 
 if __name__ == "__main__":
     resolved = pipeline_config.load()
-    print(f"full log: {logs.setup(resolved.log_dir)}", file=sys.__stderr__)
-    run(resolved)
+    log_path = logs.setup(resolved.log_dir)
+    print(f"full log: {log_path}", file=sys.stderr)
+    with logs.output_to(log_path):
+        run(resolved)

@@ -1,5 +1,6 @@
 """Logging for humans: the console shows per-component progress, our own messages and errors;
 the log file gets everything, TensorFlow's and Beam's chatter included."""
+import contextlib
 import logging
 import os
 import sys
@@ -82,25 +83,11 @@ class ConsoleProgress(logging.Handler):
             self._write(prefix + record.getMessage())
 
 
-def setup(log_dir: str, name: str = "run", capture_output: bool = True) -> str:
+def setup(log_dir: str, name: str = "run") -> str:
     """Routes all logging to a new file in `log_dir` and progress to the console; returns the
-    file's path.
-
-    With `capture_output`, whatever else writes to stdout/stderr (C++ TensorFlow logs, the
-    setuptools run that packages the module file, Beam) goes to the file too: the console keeps
-    a private copy of the original stderr.
-    """
+    file's path. The console writes to a copy of stderr, so `output_to` does not silence it."""
     os.makedirs(log_dir, exist_ok=True)
     path = os.path.join(log_dir, f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.log")
-    console = None
-    if capture_output:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        console = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
-        log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(log_fd, sys.stdout.fileno())
-        os.dup2(log_fd, sys.stderr.fileno())
-        os.close(log_fd)
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -109,7 +96,8 @@ def setup(log_dir: str, name: str = "run", capture_output: bool = True) -> str:
     file_handler.setFormatter(logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(file_handler)
-    root.addHandler(ConsoleProgress(console))
+    sys.stderr.flush()
+    root.addHandler(ConsoleProgress(os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)))
     logging.captureWarnings(True)
     from absl import logging as absl_logging
     absl_logging.use_python_logging(quiet=True)
@@ -118,3 +106,24 @@ def setup(log_dir: str, name: str = "run", capture_output: bool = True) -> str:
     # TFX's per-component INFO lines for the rest of the run.
     absl_logging.set_verbosity(absl_logging.INFO)
     return path
+
+
+@contextlib.contextmanager
+def output_to(path: str):
+    """Sends whatever writes to stdout/stderr directly (C++ TensorFlow logs, the setuptools run
+    that packages the module file, Beam) to the log file while the block runs."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(fd) for fd in (1, 2)]
+    log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        for fd in (1, 2):
+            os.dup2(log_fd, fd)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, original in zip((1, 2), saved):
+            os.dup2(original, fd)
+            os.close(original)
+        os.close(log_fd)

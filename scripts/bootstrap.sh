@@ -24,7 +24,7 @@ find_python310() {
   return 1
 }
 
-inputs_hash="$(cat "$root/constraints.txt" "$root/setup.py" | sha256sum | cut -d' ' -f1)"
+inputs_hash="$(cat "$root/constraints.txt" "$root/setup.py" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$inputs_hash" ]]; then
   exit 0
 fi
@@ -38,11 +38,19 @@ MSG
   exit 1
 fi
 
-echo "[bootstrap] creating $venv with $("$python" --version) ($python)"
-"$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --upgrade "pip==24.3.1"
+if [[ ! -x "$venv/bin/python" ]]; then
+  echo "[bootstrap] creating $venv with $("$python" --version) ($python)"
+  "$python" -m venv "$venv"
+fi
+# This machine's pip config names local indexes that may not exist; their warnings are noise.
+quiet_pip() {
+  "$venv/bin/python" -m pip "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+}
+quiet_pip install --quiet --upgrade "pip==24.3.1"
 echo "[bootstrap] installing tfx[kfp]==1.16.0 and the project from constraints.txt (a few minutes)"
 start=$SECONDS
-"$venv/bin/python" -m pip install --quiet --constraint "$root/constraints.txt" -e "$root[test]"
+quiet_pip install --quiet --constraint "$root/constraints.txt" -e "$root[test]"
+"$venv/bin/python" -m pip check >/dev/null || { "$venv/bin/python" -m pip check; exit 1; }
+"$venv/bin/python" -c "import pipeline.cli, tfx" || { echo "[bootstrap] install is broken" >&2; exit 1; }
 echo "[bootstrap] installed in $((SECONDS - start)) s"
 echo "$inputs_hash" > "$stamp"
