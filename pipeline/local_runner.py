@@ -24,12 +24,14 @@ def run(config: pipeline_config.PipelineConfig):
     import logging
     import time
 
+    import yaml
     from tfx import v1 as tfx
 
     log = logging.getLogger("pipeline")
     started = time.time()
     log.info("pipeline %s, data %s, outputs under %s", config.pipeline_name, config.data,
              config.output_dir)
+    log.info("resolved config:\n%s", yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip())
     tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
     result = outcome.latest_run(config.metadata_path, config.pipeline_name)
     if result is None or result.started_before(started):

@@ -22,7 +22,7 @@ class RunOutcome:
     pushed_version: Optional[str]
     pushed_destination: Optional[str]
     new_version: bool
-    evaluation_uri: Optional[str]
+    output_uris: Dict[str, str]  # artifact type name -> URI, e.g. 'ModelRun', 'ModelEvaluation'
 
     def started_before(self, timestamp: float) -> bool:
         return self.created_ms < int(timestamp * 1000)
@@ -97,7 +97,7 @@ def latest_run(metadata_path: str, pipeline_name: str) -> Optional[RunOutcome]:
         pushed_version=_property(pushed, "pushed_version") if pushed else None,
         pushed_destination=_property(pushed, "pushed_destination") if pushed else None,
         new_version=bool(pushed and _property(pushed, "new_version")),
-        evaluation_uri=evaluation.uri if evaluation else None,
+        output_uris={name: artifact.uri for name, artifact in by_type.items()},
     )
 
 

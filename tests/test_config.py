@@ -48,6 +48,8 @@ def test_outputs_default_outside_the_source_tree():
     ({"trainer": {"lstm_unit": 3}}, "unknown trainer setting"),
     ({"trainer": {"dropout": 1.5}}, "dropout must be in"),
     ({"holdout_percent": 0}, "holdout_percent"),
+    ({"trainer": {"variant": "transformer"}}, r"variant must be one of \['attention', 'basic'"),
+    ({"trainer": {"strategy": "gpu"}}, "strategy must be one of"),
 ])
 def test_bad_settings_are_rejected_by_name(overrides, message):
     with pytest.raises(ValueError, match=message):

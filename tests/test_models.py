@@ -55,7 +55,3 @@ def test_basic_is_the_seed_architecture():
     assert model.layers[4].units == 32 and model.layers[3].rate == 0.5
     assert model.optimizer.learning_rate.numpy() == pytest.approx(1e-3)
 
-
-def test_unknown_variant_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown model variant 'transformer'.*basic"):
-        models.build(TrainerConfig(variant="transformer"), VOCABULARY)

@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
-import tensorflow_transform.beam as tft_beam
-from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
+import transformed_data
 from trainer import config, preprocessing
 
 
@@ -28,19 +27,10 @@ def transformed(tmp_path_factory):
         {"review": b"great film", "label": 1, "rating": 8},
         {"review": b"a film so long " + b"word " * 40, "label": 0, "rating": 3},
     ]
-    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
-        "review": tf.io.FixedLenFeature([], tf.string),
-        "label": tf.io.FixedLenFeature([], tf.int64),
-        "rating": tf.io.FixedLenFeature([], tf.int64),
-    }))
     trainer_config = config.TrainerConfig(vocab_size=4, sequence_length=6)
-    custom_config = {config.CUSTOM_CONFIG_KEY: trainer_config.to_dict()}
-    with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft"))):
-        (rows, _), transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
-            lambda inputs: preprocessing.preprocessing_fn(inputs, custom_config))
-    output_dir = str(tmp_path_factory.mktemp("transform_fn"))
-    transform_fn | tft_beam.WriteTransformFn(output_dir)
-    return rows, tft.TFTransformOutput(output_dir), trainer_config
+    rows, transform_dir = transformed_data.analyze_and_transform(
+        raw, trainer_config, str(tmp_path_factory.mktemp("tft")))
+    return rows, tft.TFTransformOutput(transform_dir), trainer_config
 
 
 def test_tokens_are_fixed_length_with_zero_reserved_for_padding(transformed):

@@ -29,6 +29,8 @@ class TrainerConfig:
     """Everything Transform and Trainer need to know; defaults are the seed's."""
 
     variant: str = "basic"
+    # tf.distribute strategy: auto | default | one_device | mirrored | multi_worker | tpu
+    strategy: str = "auto"
     vocab_size: int = 10_000
     oov_buckets: int = 1
     sequence_length: int = 200
@@ -36,6 +38,7 @@ class TrainerConfig:
     lstm_units: int = 64
     dense_units: int = 32
     dropout: float = 0.5
+    l2: float = 0.01  # kernel regularization of the `regularized` variant
     learning_rate: float = 1e-3
     # LSTMs on long reviews occasionally see exploding gradients; clipping is cheap insurance.
     clipnorm: Optional[float] = 1.0
@@ -46,6 +49,13 @@ class TrainerConfig:
     seed: int = 42
 
     def __post_init__(self):
+        from trainer import models, strategy  # here: both import this module
+        if self.variant not in models.variants():
+            raise ValueError(f"trainer.variant must be one of {models.variants()}, "
+                             f"got {self.variant!r}")
+        if self.strategy not in strategy.STRATEGIES:
+            raise ValueError(f"trainer.strategy must be one of {list(strategy.STRATEGIES)}, "
+                             f"got {self.strategy!r}")
         for name in ("vocab_size", "sequence_length", "embedding_dim", "lstm_units", "dense_units",
                      "batch_size", "epochs"):
             if getattr(self, name) < 1:
@@ -54,6 +64,8 @@ class TrainerConfig:
             raise ValueError(f"trainer.oov_buckets must be >= 1, got {self.oov_buckets}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"trainer.dropout must be in [0, 1), got {self.dropout}")
+        if self.l2 < 0:
+            raise ValueError(f"trainer.l2 must be >= 0, got {self.l2}")
         if self.learning_rate <= 0:
             raise ValueError(f"trainer.learning_rate must be > 0, got {self.learning_rate}")
         if self.clipnorm is not None and self.clipnorm <= 0:

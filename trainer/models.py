@@ -35,12 +35,7 @@ def variants():
 
 def build(trainer_config: TrainerConfig, vocabulary_size: int) -> keras.Model:
     """Builds and compiles the configured variant; `vocabulary_size` counts padding and OOV ids."""
-    try:
-        builder = _REGISTRY[trainer_config.variant]
-    except KeyError:
-        raise ValueError(
-            f"unknown model variant {trainer_config.variant!r}; choose one of {variants()}") from None
-    model = builder(trainer_config, vocabulary_size)
+    model = _REGISTRY[trainer_config.variant](trainer_config, vocabulary_size)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=trainer_config.learning_rate,
                                         clipnorm=trainer_config.clipnorm),
@@ -69,3 +64,51 @@ def basic(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     x = keras.layers.Dropout(c.dropout)(x)
     positive = keras.layers.Dense(1, activation="sigmoid")(x)
     return keras.Model(tokens, positive, name="basic")
+
+
+@register("stacked")
+def stacked(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
+    """Two LSTMs: the first hands its whole sequence (and mask) to the second."""
+    tokens = _token_input(c)
+    x = _embed(tokens, c, vocabulary_size)
+    x = keras.layers.LSTM(c.lstm_units, return_sequences=True)(x)
+    x = keras.layers.LSTM(max(1, c.lstm_units // 2))(x)
+    x = keras.layers.Dropout(c.dropout)(x)
+    positive = keras.layers.Dense(1, activation="sigmoid")(x)
+    return keras.Model(tokens, positive, name="stacked")
+
+
+@register("bidirectional")
+def bidirectional(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
+    """Reads each review both ways; the backward pass starts at the last real token."""
+    tokens = _token_input(c)
+    x = _embed(tokens, c, vocabulary_size)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(c.lstm_units))(x)
+    x = keras.layers.Dropout(c.dropout)(x)
+    positive = keras.layers.Dense(1, activation="sigmoid")(x)
+    return keras.Model(tokens, positive, name="bidirectional")
+
+
+@register("attention")
+def attention(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
+    """LSTM states attend to each other (padding masked out), then are averaged over real
+    tokens only."""
+    tokens = _token_input(c)
+    x = _embed(tokens, c, vocabulary_size)
+    states = keras.layers.LSTM(c.lstm_units, return_sequences=True)(x)
+    attended = keras.layers.Attention()([states, states])
+    pooled = keras.layers.GlobalAveragePooling1D()(attended)
+    x = keras.layers.Dense(c.dense_units, activation="relu")(pooled)
+    positive = keras.layers.Dense(1, activation="sigmoid")(x)
+    return keras.Model(tokens, positive, name="attention")
+
+
+@register("regularized")
+def regularized(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
+    """L2 on the LSTM's input kernel; relies on early stopping (best weights restored)."""
+    tokens = _token_input(c)
+    x = _embed(tokens, c, vocabulary_size)
+    x = keras.layers.LSTM(c.lstm_units, kernel_regularizer=keras.regularizers.L2(c.l2))(x)
+    x = keras.layers.Dropout(c.dropout)(x)
+    positive = keras.layers.Dense(1, activation="sigmoid")(x)
+    return keras.Model(tokens, positive, name="regularized")

@@ -3,21 +3,25 @@ SavedModel that embeds the tf.Transform graph, so it scores raw review text."""
 import json
 import logging
 import os
+import time
 from typing import List
 
 import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import config, models
+from trainer import config, models, strategy as strategies
 
 _log = logging.getLogger(__name__)
 
 HISTORY_FILE = "history.json"
+# Travels with the SavedModel (TF Serving ignores assets.extra/): what the model was trained with.
+CONFIG_ASSET = os.path.join("assets.extra", "trainer_config.json")
 
 
 def _dataset(file_patterns: List[str], tf_transform_output: tft.TFTransformOutput,
-             trainer_config: config.TrainerConfig, shuffle: bool) -> tf.data.Dataset:
+             trainer_config: config.TrainerConfig, global_batch_size: int,
+             shuffle: bool) -> tf.data.Dataset:
     files = [f for pattern in file_patterns for f in tf.io.gfile.glob(pattern)]
     if not files:
         raise ValueError(f"no transformed examples match {file_patterns}")
@@ -26,7 +30,7 @@ def _dataset(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
     if shuffle:
         dataset = dataset.shuffle(trainer_config.shuffle_buffer, seed=trainer_config.seed,
                                   reshuffle_each_iteration=True)
-    dataset = dataset.batch(trainer_config.batch_size)
+    dataset = dataset.batch(global_batch_size)
     dataset = dataset.map(lambda records: tf.io.parse_example(records, spec),
                           num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.map(lambda batch: (batch[config.TOKENS_KEY], batch[config.LABEL_KEY]))
@@ -79,15 +83,22 @@ def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransfor
 
 
 class _EpochLog(keras.callbacks.Callback):
-    """One readable line per epoch in the run's log, whatever Keras' own verbosity."""
+    """One readable line per epoch in the run's log, whatever Keras' own verbosity, and each
+    epoch's wall time (training and validation) for the history file."""
 
     def __init__(self, epochs: int):
         super().__init__()
         self._epochs = epochs
+        self._started = 0.0
+        self.seconds: List[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(round(time.monotonic() - self._started, 2))
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted((logs or {}).items()))
-        _log.info("epoch %d/%d: %s", epoch + 1, self._epochs, metrics)
+        _log.info("epoch %d/%d (%.1f s): %s", epoch + 1, self._epochs, self.seconds[-1], metrics)
 
 
 def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTransformOutput,
@@ -95,26 +106,38 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
           run_dir: str) -> keras.callbacks.History:
     """Trains and exports; model code only, no TFX types, so tests and benchmarks call it too."""
     keras.utils.set_random_seed(trainer_config.seed)
+    strategy = strategies.create(trainer_config.strategy)
+    global_batch_size = trainer_config.batch_size * strategy.num_replicas_in_sync
     vocabulary_size = (tf_transform_output.vocabulary_size_by_name(config.VOCABULARY_NAME)
                        + trainer_config.oov_buckets + 1)  # + 1: the padding id
-    model = models.build(trainer_config, vocabulary_size)
-    _log.info("training variant %r: %s parameters, vocabulary %d ids",
-              trainer_config.variant, f"{model.count_params():,}", vocabulary_size)
+    with strategy.scope():
+        model = models.build(trainer_config, vocabulary_size)
+    _log.info("training variant %r: %s parameters, vocabulary %d ids, global batch %d",
+              trainer_config.variant, f"{model.count_params():,}", vocabulary_size,
+              global_batch_size)
+    epoch_log = _EpochLog(trainer_config.epochs)
     history = model.fit(
-        _dataset(train_files, tf_transform_output, trainer_config, shuffle=True),
-        validation_data=_dataset(eval_files, tf_transform_output, trainer_config, shuffle=False),
+        _dataset(train_files, tf_transform_output, trainer_config, global_batch_size,
+                 shuffle=True),
+        validation_data=_dataset(eval_files, tf_transform_output, trainer_config,
+                                 global_batch_size, shuffle=False),
         epochs=trainer_config.epochs,
         callbacks=[
             keras.callbacks.EarlyStopping(monitor="val_loss",
                                           patience=trainer_config.early_stopping_patience,
                                           restore_best_weights=True),
-            _EpochLog(trainer_config.epochs),
+            keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "tensorboard")),
+            epoch_log,
         ],
         verbose=0,
     )
     export_serving_model(model, tf_transform_output, serving_model_dir)
+    config_asset = os.path.join(serving_model_dir, CONFIG_ASSET)
+    tf.io.gfile.makedirs(os.path.dirname(config_asset))
+    with tf.io.gfile.GFile(config_asset, "w") as f:
+        json.dump(trainer_config.to_dict(), f, indent=2, sort_keys=True)
     tf.io.gfile.makedirs(run_dir)
     with tf.io.gfile.GFile(os.path.join(run_dir, HISTORY_FILE), "w") as f:
-        json.dump(history.history, f, indent=2)
+        json.dump({**history.history, "epoch_seconds": epoch_log.seconds}, f, indent=2)
     _log.info("exported SavedModel to %s", serving_model_dir)
     return history

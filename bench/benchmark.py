@@ -1,0 +1,173 @@
+"""Variant benchmark: every LSTM variant trained and evaluated on the full IMDB data by the real
+pipeline, plus the seed's plain-Keras model on the same tokenized data as the speed reference.
+
+    .venv/bin/python bench/benchmark.py --data ../shared/data/imdb/aclImdb_labeled.tar.gz \
+        --output-dir /tmp/imdb-bench [--variants basic,stacked] [--write docs/BENCHMARKS.md]
+
+Each variant is one `imdb-lstm run --variant V` into the same output dir, so ingest, statistics
+and Transform run once and are cached for the others; test accuracy is TFMA's on the 25,000
+official test reviews, read back from ML Metadata, exactly as the pipeline gates on it. Not a test:
+it takes tens of minutes on a 2-core machine.
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, PROJECT_ROOT)
+
+from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
+from pipeline import outcome  # noqa: E402
+from trainer import models  # noqa: E402
+from trainer.config import LABEL_KEY, TOKENS_KEY, TrainerConfig  # noqa: E402
+
+PIPELINE_NAME = "imdb-lstm-bench"
+TABLE_START, TABLE_END = "<!-- variants-table:start -->", "<!-- variants-table:end -->"
+_TRAINER_DONE = re.compile(r"\[Trainer\] done \((?P<seconds>[\d.]+) s, peak memory "
+                           r"(?P<memory>[\d.]+) GiB\)")
+
+
+def run_variant(variant: str, args) -> dict:
+    command = [os.path.join(os.path.dirname(sys.executable), "imdb-lstm"), "run",
+               "--data", args.data, "--output-dir", args.output_dir,
+               "--pipeline-name", PIPELINE_NAME, "--variant", variant]
+    print(f"[bench] {' '.join(command)}", flush=True)
+    process = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    sys.stderr.write(process.stderr)
+    if process.returncode != 0:
+        raise SystemExit(f"[bench] variant {variant} failed")
+    run = outcome.latest_run(
+        os.path.join(args.output_dir, "metadata", PIPELINE_NAME, "metadata.db"), PIPELINE_NAME)
+    history = json.load(open(os.path.join(run.output_uris["ModelRun"], "history.json")))
+    trainer = _TRAINER_DONE.search(process.stderr)
+    return {
+        "variant": variant,
+        "epochs_run": len(history["loss"]),
+        "epoch_seconds": history["epoch_seconds"],
+        "peak_memory_gib": float(trainer["memory"]) if trainer else None,
+        "test_accuracy": run.metrics["binary_accuracy"],
+        "test_auc": run.metrics["auc"],
+        "blessed": run.blessed,
+        "pushed_version": run.pushed_version if run.pushed else None,
+    }
+
+
+def transformed_split(output_dir: str, split: str):
+    """The latest Transform output of the bench pipeline for `split`, as numpy arrays."""
+    import numpy as np
+    import tensorflow as tf
+    roots = glob.glob(os.path.join(output_dir, "pipelines", PIPELINE_NAME, "Transform",
+                                   "transformed_examples", "*"))
+    latest = max(roots, key=lambda p: int(os.path.basename(p)))
+    files = glob.glob(os.path.join(latest, f"Split-{split}", "*.gz"))
+    tokens, labels = [], []
+    spec = {TOKENS_KEY: tf.io.FixedLenFeature([TrainerConfig().sequence_length], tf.int64),
+            LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)}
+    for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(4096):
+        parsed = tf.io.parse_example(batch, spec)
+        tokens.append(parsed[TOKENS_KEY].numpy())
+        labels.append(parsed[LABEL_KEY].numpy())
+    return np.concatenate(tokens), np.concatenate(labels)
+
+
+def plain_keras_reference(args) -> dict:
+    """The seed's model as written (post-padding, no mask), fitted with plain Keras on the same
+    tokenized train/eval data: the yardstick for our Trainer's seconds per epoch."""
+    import keras
+    c = TrainerConfig()
+    x_train, y_train = transformed_split(args.output_dir, "train")
+    x_eval, y_eval = transformed_split(args.output_dir, "eval")
+    keras.utils.set_random_seed(c.seed)
+    model = keras.Sequential([
+        keras.Input(shape=(c.sequence_length,), dtype="int64"),
+        keras.layers.Embedding(c.vocab_size + c.oov_buckets + 1, c.embedding_dim),
+        keras.layers.LSTM(c.lstm_units),
+        keras.layers.Dropout(c.dropout),
+        keras.layers.Dense(c.dense_units, activation="relu"),
+        keras.layers.Dropout(c.dropout),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(c.learning_rate), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    seconds = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.monotonic()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds.append(round(time.monotonic() - self.started, 2))
+
+    history = model.fit(x_train, y_train, batch_size=c.batch_size, epochs=c.epochs,
+                        validation_data=(x_eval, y_eval), callbacks=[Timer()], verbose=0)
+    print(f"[bench] plain Keras reference: {seconds} s per epoch", flush=True)
+    return {"variant": "seed plain Keras (reference)", "epochs_run": c.epochs,
+            "epoch_seconds": seconds, "train_examples": len(x_train),
+            "eval_accuracy": history.history["val_accuracy"][-1]}
+
+
+def _mean(values):
+    return sum(values) / len(values)
+
+
+def table(results, reference, train_examples: int) -> str:
+    ref_seconds = _mean(reference["epoch_seconds"])
+    rows = ["| variant | epochs run | s / epoch | examples / s | peak memory | test accuracy | "
+            "test AUC | blessed | s / epoch vs. plain Keras |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
+    for r in results:
+        seconds = _mean(r["epoch_seconds"])
+        rows.append(
+            f"| {r['variant']} | {r['epochs_run']} | {seconds:.1f} | "
+            f"{train_examples / seconds:,.0f} | {r['peak_memory_gib']:.2f} GiB | "
+            f"{r['test_accuracy']:.4f} | {r['test_auc']:.4f} | "
+            f"{'yes' if r['blessed'] else 'no'} | {seconds / ref_seconds:.2f}x |")
+    rows.append(f"| {reference['variant']} | {reference['epochs_run']} | {ref_seconds:.1f} | "
+                f"{train_examples / ref_seconds:,.0f} | - | (eval {reference['eval_accuracy']:.4f})"
+                " | - | - | 1.00x |")
+    return "\n".join(rows)
+
+
+def write_table(path: str, text: str) -> None:
+    document = open(path).read()
+    if TABLE_START not in document:
+        raise SystemExit(f"{path} has no {TABLE_START} ... {TABLE_END} section to fill")
+    before, rest = document.split(TABLE_START, 1)
+    _, after = rest.split(TABLE_END, 1)
+    with open(path, "w") as f:
+        f.write(f"{before}{TABLE_START}\n{text}\n{TABLE_END}{after}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--variants", default=",".join(models.variants()))
+    parser.add_argument("--write", help="fill the variants table of this markdown file")
+    args = parser.parse_args()
+
+    started = time.time()
+    results = [run_variant(v, args) for v in args.variants.split(",")]
+    reference = plain_keras_reference(args)
+    text = table(results, reference, reference["train_examples"])
+    machine = (f"{os.cpu_count()} CPU, {platform.platform()}, Python {platform.python_version()}"
+               f"; {datetime.date.today().isoformat()}; {time.time() - started:.0f} s in all")
+    command = "python bench/benchmark.py " + " ".join(sys.argv[1:])
+    report = f"{text}\n\nMeasured by `{command}` ({machine})."
+    print(report)
+    with open(os.path.join(args.output_dir, "benchmark.json"), "w") as f:
+        json.dump({"variants": results, "reference": reference}, f, indent=2)
+    if args.write:
+        write_table(args.write, report)
+
+
+if __name__ == "__main__":
+    main()

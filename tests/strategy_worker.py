@@ -1,0 +1,40 @@
+"""Trains on prepared transformed data under a distribution strategy; run as a subprocess by
+test_strategy.py, since logical devices and TF_CONFIG must be set before TensorFlow starts."""
+import argparse
+import glob
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", required=True, help="dir with transform_fn/, train*.gz, eval*.gz")
+    parser.add_argument("--strategy", required=True)
+    parser.add_argument("--logical-cpus", type=int, default=0)
+    parser.add_argument("--serving-dir", required=True)
+    parser.add_argument("--run-dir", required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+
+    import tensorflow as tf
+    if args.logical_cpus:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus)
+    import tensorflow_transform as tft
+
+    from trainer import config, training
+    trainer_config = config.TrainerConfig(
+        strategy=args.strategy, epochs=2, batch_size=8, vocab_size=50, sequence_length=16,
+        embedding_dim=8, lstm_units=4, dense_units=4)
+    training.train(trainer_config, tft.TFTransformOutput(os.path.join(args.data, "transform_fn")),
+                   glob.glob(os.path.join(args.data, "train*.gz")),
+                   glob.glob(os.path.join(args.data, "eval*.gz")),
+                   args.serving_dir, args.run_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Runs the real preprocessing_fn with tf.Transform's Beam implementation on small raw data."""
+import os
+from typing import Dict, List, Tuple
+
+import tensorflow as tf
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+from trainer import config, preprocessing
+
+RAW_METADATA = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
+    config.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string),
+    config.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
+    config.RATING_KEY: tf.io.FixedLenFeature([], tf.int64),
+}))
+
+
+def analyze_and_transform(raw: List[Dict], trainer_config: config.TrainerConfig,
+                          workdir: str) -> Tuple[List[Dict], str]:
+    """Transformed rows and the directory of the transform graph (a TFTransformOutput)."""
+    custom_config = {config.CUSTOM_CONFIG_KEY: trainer_config.to_dict()}
+    with tft_beam.Context(temp_dir=os.path.join(workdir, "tft_tmp")):
+        (rows, _), transform_fn = (raw, RAW_METADATA) | tft_beam.AnalyzeAndTransformDataset(
+            lambda inputs: preprocessing.preprocessing_fn(inputs, custom_config))
+    transform_dir = os.path.join(workdir, "transform_fn")
+    transform_fn | tft_beam.WriteTransformFn(transform_dir)
+    return rows, transform_dir
+
+
+def write_examples(rows: List[Dict], path: str) -> str:
+    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+        for row in rows:
+            writer.write(tf.train.Example(features=tf.train.Features(feature={
+                config.TOKENS_KEY: tf.train.Feature(int64_list=tf.train.Int64List(
+                    value=list(row[config.TOKENS_KEY]))),
+                config.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(
+                    value=[int(row[config.LABEL_KEY])])),
+            })).SerializeToString())
+    return path
