@@ -8,6 +8,7 @@ by `output_config` hash buckets (by default train 90 / eval 10, the eval split f
 official `test` reviews become the `test` split, which only the Evaluator reads.
 """
 import hashlib
+import itertools
 from typing import Any, Dict, List
 
 import apache_beam as beam
@@ -68,12 +69,8 @@ class _HashPartition:
 
     def __init__(self, split_config: example_gen_pb2.SplitConfig):
         self.names = [split.name for split in split_config.splits]
-        self._bounds = []
-        total = 0
-        for split in split_config.splits:
-            total += split.hash_buckets
-            self._bounds.append(total)
-        self._total = total
+        self._bounds = list(itertools.accumulate(s.hash_buckets for s in split_config.splits))
+        self._total = self._bounds[-1]
 
     def __call__(self, review: imdb_reader.Review, num_partitions: int) -> int:
         if review.split == TEST_SPLIT:

@@ -28,8 +28,9 @@ PUSH_INFO = os.path.join("assets.extra", "push_info.json")
 def latest_version(base_directory: str) -> Optional[str]:
     if not fileio.isdir(base_directory):
         return None
-    versions = [v for v in fileio.listdir(base_directory) if v.strip("/").isdigit()]
-    return max(versions, key=lambda v: int(v.strip("/"))).strip("/") if versions else None
+    versions = [int(name) for name in (v.strip("/") for v in fileio.listdir(base_directory))
+                if name.isdigit()]
+    return str(max(versions)) if versions else None
 
 
 class Executor(tfx_pusher_executor.Executor):
@@ -51,7 +52,8 @@ class Executor(tfx_pusher_executor.Executor):
         if latest is not None:
             info_path = os.path.join(base_directory, latest, PUSH_INFO)
             if fileio.exists(info_path):
-                info = json.loads(fileio.open(info_path).read())
+                with fileio.open(info_path) as f:
+                    info = json.load(f)
                 if info.get("model_uri") == model.uri:
                     _log.info("model %s is already serving as version %s; not pushing it again",
                               model.uri, latest)

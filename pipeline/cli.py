@@ -6,7 +6,8 @@ import argparse
 import dataclasses
 import logging
 import sys
-from typing import Any, Dict, List, Optional
+import typing
+from typing import Any, Callable, Dict, List, Optional
 
 from pipeline import logs  # first: quiets TensorFlow before anything imports it
 from pipeline import config as pipeline_config
@@ -20,13 +21,22 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _value_parser(field_type) -> Callable[[str], Any]:
+    """int, float or str; Optional[X] also takes 'none'."""
+    options = [t for t in typing.get_args(field_type) if t is not type(None)]
+    if not options:
+        return field_type
+    parse = options[0]
+    return lambda text: None if text.lower() in ("none", "null") else parse(text)
+
+
 def _add_field_flags(parser: argparse.ArgumentParser, fields, names=None) -> None:
     for field in fields:
         if names is not None and field.name not in names:
             continue
-        kind = field.type if field.type in (int, float, str) else None
-        parser.add_argument(_flag(field.name), dest=field.name, default=None,
-                            type=kind or str, metavar=field.name.upper())
+        # Absent flags stay out of the namespace, so an explicit 'none' is an override too.
+        parser.add_argument(_flag(field.name), dest=field.name, default=argparse.SUPPRESS,
+                            type=_value_parser(field.type), metavar=field.name.upper())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,9 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def overrides_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     overrides: Dict[str, Any] = {name: getattr(args, name) for name in _PIPELINE_FLAGS
-                                 if getattr(args, name) is not None}
+                                 if hasattr(args, name)}
     trainer = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainerConfig)
-               if getattr(args, f.name) is not None}
+               if hasattr(args, f.name)}
     if trainer:
         overrides["trainer"] = trainer
     if args.no_cache:

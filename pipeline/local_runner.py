@@ -6,14 +6,19 @@
 The `tfx` CLI passes no arguments: configure with IMDB_LSTM_CONFIG (a YAML file) and
 IMDB_LSTM_* variables, e.g. IMDB_LSTM_DATA=/path/to/aclImdb_v1.tar.gz (see pipeline/config.py).
 """
+import logging
 import os
 import sys
+import time
 
 # Run as a script, this file's folder is first on sys.path, where pipeline/pipeline.py would
 # shadow the `pipeline` package.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow before it is imported)
+import yaml  # noqa: E402
+from tfx import v1 as tfx  # noqa: E402
+
 from pipeline import config as pipeline_config  # noqa: E402
 from pipeline import outcome  # noqa: E402
 from pipeline.pipeline import create_pipeline  # noqa: E402
@@ -21,12 +26,6 @@ from pipeline.pipeline import create_pipeline  # noqa: E402
 
 def run(config: pipeline_config.PipelineConfig):
     """Runs the pipeline; returns what the run did (None if the tfx CLI only compiled it)."""
-    import logging
-    import time
-
-    import yaml
-    from tfx import v1 as tfx
-
     log = logging.getLogger("pipeline")
     started = time.time()
     log.info("pipeline %s, data %s, outputs under %s", config.pipeline_name, config.data,

@@ -21,6 +21,13 @@ def test_precedence_defaults_yaml_environment_flags(tmp_path):
     assert config.trainer.embedding_dim == TrainerConfig().embedding_dim
 
 
+@pytest.mark.parametrize("flag, expected", [("0.5", 0.5), ("none", None)])
+def test_optional_numeric_flag(flag, expected):
+    args = cli.build_parser().parse_args(["run", "--clipnorm", flag])
+    config = pipeline_config.load(overrides=cli.overrides_from_args(args), environ={})
+    assert config.trainer.clipnorm == expected
+
+
 def test_config_file_from_environment(tmp_path):
     yaml_file = tmp_path / "settings.yaml"
     yaml_file.write_text("pipeline_name: from-env-file\n")
