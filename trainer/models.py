@@ -45,70 +45,62 @@ def build(trainer_config: TrainerConfig, vocabulary_size: int) -> keras.Model:
     return model
 
 
-def _token_input(c: TrainerConfig) -> keras.Input:
-    return keras.Input(shape=(c.sequence_length,), dtype="int64", name="tokens")
+def _embedded_tokens(c: TrainerConfig, vocabulary_size: int):
+    """The model's input (right-padded token ids) and their embeddings, padding masked."""
+    tokens = keras.Input(shape=(c.sequence_length,), dtype="int64", name="tokens")
+    return tokens, keras.layers.Embedding(vocabulary_size, c.embedding_dim, mask_zero=True)(tokens)
 
 
-def _embed(tokens, c: TrainerConfig, vocabulary_size: int):
-    return keras.layers.Embedding(vocabulary_size, c.embedding_dim, mask_zero=True)(tokens)
+def _probability_of_positive(tokens, features, name: str) -> keras.Model:
+    return keras.Model(tokens, keras.layers.Dense(1, activation="sigmoid")(features), name=name)
 
 
 @register("basic")
 def basic(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     """The seed's model: Embedding -> LSTM -> Dropout -> Dense relu -> Dropout -> sigmoid."""
-    tokens = _token_input(c)
-    x = _embed(tokens, c, vocabulary_size)
+    tokens, x = _embedded_tokens(c, vocabulary_size)
     x = keras.layers.LSTM(c.lstm_units)(x)
     x = keras.layers.Dropout(c.dropout)(x)
     x = keras.layers.Dense(c.dense_units, activation="relu")(x)
     x = keras.layers.Dropout(c.dropout)(x)
-    positive = keras.layers.Dense(1, activation="sigmoid")(x)
-    return keras.Model(tokens, positive, name="basic")
+    return _probability_of_positive(tokens, x, "basic")
 
 
 @register("stacked")
 def stacked(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     """Two LSTMs: the first hands its whole sequence (and mask) to the second."""
-    tokens = _token_input(c)
-    x = _embed(tokens, c, vocabulary_size)
+    tokens, x = _embedded_tokens(c, vocabulary_size)
     x = keras.layers.LSTM(c.lstm_units, return_sequences=True)(x)
     x = keras.layers.LSTM(max(1, c.lstm_units // 2))(x)
     x = keras.layers.Dropout(c.dropout)(x)
-    positive = keras.layers.Dense(1, activation="sigmoid")(x)
-    return keras.Model(tokens, positive, name="stacked")
+    return _probability_of_positive(tokens, x, "stacked")
 
 
 @register("bidirectional")
 def bidirectional(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     """Reads each review both ways; the backward pass starts at the last real token."""
-    tokens = _token_input(c)
-    x = _embed(tokens, c, vocabulary_size)
+    tokens, x = _embedded_tokens(c, vocabulary_size)
     x = keras.layers.Bidirectional(keras.layers.LSTM(c.lstm_units))(x)
     x = keras.layers.Dropout(c.dropout)(x)
-    positive = keras.layers.Dense(1, activation="sigmoid")(x)
-    return keras.Model(tokens, positive, name="bidirectional")
+    return _probability_of_positive(tokens, x, "bidirectional")
 
 
 @register("attention")
 def attention(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     """LSTM states attend to each other (padding masked out), then are averaged over real
     tokens only."""
-    tokens = _token_input(c)
-    x = _embed(tokens, c, vocabulary_size)
+    tokens, x = _embedded_tokens(c, vocabulary_size)
     states = keras.layers.LSTM(c.lstm_units, return_sequences=True)(x)
     attended = keras.layers.Attention()([states, states])
     pooled = keras.layers.GlobalAveragePooling1D()(attended)
     x = keras.layers.Dense(c.dense_units, activation="relu")(pooled)
-    positive = keras.layers.Dense(1, activation="sigmoid")(x)
-    return keras.Model(tokens, positive, name="attention")
+    return _probability_of_positive(tokens, x, "attention")
 
 
 @register("regularized")
 def regularized(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     """L2 on the LSTM's input kernel; relies on early stopping (best weights restored)."""
-    tokens = _token_input(c)
-    x = _embed(tokens, c, vocabulary_size)
+    tokens, x = _embedded_tokens(c, vocabulary_size)
     x = keras.layers.LSTM(c.lstm_units, kernel_regularizer=keras.regularizers.L2(c.l2))(x)
     x = keras.layers.Dropout(c.dropout)(x)
-    positive = keras.layers.Dense(1, activation="sigmoid")(x)
-    return keras.Model(tokens, positive, name="regularized")
+    return _probability_of_positive(tokens, x, "regularized")
