@@ -27,6 +27,7 @@ from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
 from pipeline import outcome  # noqa: E402
 from trainer import models  # noqa: E402
 from trainer.config import LABEL_KEY, TOKENS_KEY, TrainerConfig  # noqa: E402
+from trainer.training import EpochLog  # noqa: E402
 
 PIPELINE_NAME = "imdb-lstm-bench"
 TABLE_START, TABLE_END = "<!-- variants-table:start -->", "<!-- variants-table:end -->"
@@ -96,20 +97,13 @@ def plain_keras_reference(args) -> dict:
     ])
     model.compile(optimizer=keras.optimizers.Adam(c.learning_rate), loss="binary_crossentropy",
                   metrics=["accuracy"])
-    seconds = []
-
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.monotonic()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(round(time.monotonic() - self.started, 2))
-
+    # Timed by the Trainer's own callback, so both sides of the ratio are measured alike.
+    timer = EpochLog(c.epochs)
     history = model.fit(x_train, y_train, batch_size=c.batch_size, epochs=c.epochs,
-                        validation_data=(x_eval, y_eval), callbacks=[Timer()], verbose=0)
-    print(f"[bench] plain Keras reference: {seconds} s per epoch", flush=True)
+                        validation_data=(x_eval, y_eval), callbacks=[timer], verbose=0)
+    print(f"[bench] plain Keras reference: {timer.seconds} s per epoch", flush=True)
     return {"variant": "seed plain Keras (reference)", "epochs_run": c.epochs,
-            "epoch_seconds": seconds, "train_examples": len(x_train),
+            "epoch_seconds": timer.seconds, "train_examples": len(x_train),
             "eval_accuracy": history.history["val_accuracy"][-1]}
 
 

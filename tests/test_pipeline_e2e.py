@@ -23,9 +23,9 @@ ALL_NODES = {"ImdbExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValid
              "Evaluator", "VersionedPusher"}
 
 
-def imdb_lstm(*args, env=None):
+def imdb_lstm(*args):
     return subprocess.run([os.path.join(BIN, "imdb-lstm"), "run", *args], capture_output=True,
-                          text=True, env=env, cwd=PROJECT_ROOT, timeout=900)
+                          text=True, cwd=PROJECT_ROOT, timeout=900)
 
 
 def versions(serving_dir):

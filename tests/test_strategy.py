@@ -30,7 +30,7 @@ def prepared(tmp_path_factory):
     return workdir
 
 
-def _worker(prepared, name, *extra, env=None):
+def _worker(prepared, name, *extra):
     serving, run = (os.path.join(prepared, name, part) for part in ("serving", "run"))
     command = [sys.executable, WORKER, "--data", prepared, "--serving-dir", serving,
                "--run-dir", run, *extra]

@@ -58,4 +58,3 @@ def create(name: str) -> tf.distribute.Strategy:
     _log.info("distribution strategy %s: %d replica(s) in sync, %d GPU(s) visible",
               type(strategy).__name__, strategy.num_replicas_in_sync, len(gpus))
     return strategy
-

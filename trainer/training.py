@@ -82,7 +82,7 @@ def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransfor
     tf.saved_model.save(module, export_dir, signatures=signatures)
 
 
-class _EpochLog(keras.callbacks.Callback):
+class EpochLog(keras.callbacks.Callback):
     """One readable line per epoch in the run's log, whatever Keras' own verbosity, and each
     epoch's wall time (training and validation) for the history file."""
 
@@ -115,7 +115,7 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
     _log.info("training variant %r: %s parameters, vocabulary %d ids, global batch %d",
               trainer_config.variant, f"{model.count_params():,}", vocabulary_size,
               global_batch_size)
-    epoch_log = _EpochLog(trainer_config.epochs)
+    epoch_log = EpochLog(trainer_config.epochs)
     history = model.fit(
         _dataset(train_files, tf_transform_output, trainer_config, global_batch_size,
                  shuffle=True),
