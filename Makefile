@@ -5,13 +5,16 @@ OUTPUT_DIR ?= $(HOME)/imdb-lstm-tfx
 ARGS ?=
 VENV := .venv
 
-.PHONY: setup run test
+.PHONY: setup browser run test
 
 setup:
 	@bash scripts/bootstrap.sh
 
+browser:
+	@bash scripts/install_browser.sh
+
 run: setup
 	$(VENV)/bin/imdb-lstm run --data "$(DATA)" --output-dir "$(OUTPUT_DIR)" $(ARGS)
 
-test: setup
+test: setup browser
 	$(VENV)/bin/python -m pytest tests $(ARGS)

@@ -8,7 +8,9 @@ setuptools.setup(
     python_requires=">=3.10,<3.11",
     packages=setuptools.find_packages(include=["pipeline", "pipeline.*", "components", "components.*",
                                                "trainer", "trainer.*"]),
-    install_requires=["tfx[kfp]==1.16.0", "dill", "PyYAML"],
-    extras_require={"test": ["pytest"]},
+    install_requires=["tfx[kfp]==1.16.0", "dill", "PyYAML", "Jinja2", "matplotlib"],
+    # selenium drives Debian's chromium + chromium-driver (scripts/install_browser.sh).
+    extras_require={"test": ["pytest", "selenium"]},
+    package_data={"components.report": ["templates/*.j2"]},
     entry_points={"console_scripts": ["imdb-lstm=pipeline.cli:main"]},
 )

@@ -11,20 +11,23 @@ from tfx.components.example_validator.executor import DEFAULT_FILE_NAME
 from tfx.dsl.component.experimental.annotations import InputArtifact
 from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.io import fileio
-from tfx.types import artifact_utils, standard_artifacts
+from tfx.types import standard_artifacts
+
+from components.artifact_dirs import split_dirs
 
 
 class DataAnomaliesError(RuntimeError):
     """The data does not match the curated schema; the message lists every anomaly."""
 
 
-def read_anomalies(anomalies: standard_artifacts.ExampleAnomalies) -> Dict[str, List[str]]:
-    """Readable anomaly descriptions per split: '<feature>: <description>'."""
+def read_anomalies(uri: str) -> Dict[str, List[str]]:
+    """Readable anomaly descriptions per split of an ExampleAnomalies artifact:
+    '<feature>: <description>'."""
     found = {}
-    for split in artifact_utils.decode_split_names(anomalies.split_names):
+    for split, split_dir in split_dirs(uri).items():
         proto = anomalies_pb2.Anomalies()
-        path = os.path.join(artifact_utils.get_split_uri([anomalies], split), DEFAULT_FILE_NAME)
-        proto.ParseFromString(fileio.open(path, "rb").read())
+        with fileio.open(os.path.join(split_dir, DEFAULT_FILE_NAME), "rb") as f:
+            proto.ParseFromString(f.read())
         lines = [f"{feature}: {info.description or info.short_description}"
                  for feature, info in sorted(proto.anomaly_info.items())]
         if proto.HasField("dataset_anomaly_info"):
@@ -36,7 +39,7 @@ def read_anomalies(anomalies: standard_artifacts.ExampleAnomalies) -> Dict[str, 
 
 @component
 def AnomaliesGate(anomalies: InputArtifact[standard_artifacts.ExampleAnomalies]) -> None:
-    found = read_anomalies(anomalies)
+    found = read_anomalies(anomalies.uri)
     if found:
         listing = "\n".join(f"  [{split}] {line}" for split, lines in found.items()
                             for line in lines)

@@ -40,11 +40,17 @@ def output_config(holdout_percent: int) -> example_gen_pb2.Output:
 def to_example(review: imdb_reader.Review) -> tf.train.Example:
     def int64(value):
         return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+    def text(value):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode("utf-8")]))
+
+    word_count = len(review.text.split())
     return tf.train.Example(features=tf.train.Features(feature={
-        config.REVIEW_KEY: tf.train.Feature(
-            bytes_list=tf.train.BytesList(value=[review.text.encode("utf-8")])),
+        config.REVIEW_KEY: text(review.text),
         config.LABEL_KEY: int64(review.label),
         config.RATING_KEY: int64(review.rating),
+        config.WORD_COUNT_KEY: int64(word_count),
+        config.LENGTH_BUCKET_KEY: text(config.length_bucket(word_count)),
     }))
 
 

@@ -1,6 +1,9 @@
 """`imdb-lstm`: the project's command line.
 
     imdb-lstm run --data PATH_OR_URL [--output-dir DIR] [--config FILE] [--epochs N] ...
+    imdb-lstm report [--output-dir DIR]              lists the runs in ML Metadata
+    imdb-lstm report RUN_ID|latest [--out FILE]      re-renders a run's evaluation report
+    imdb-lstm report --compare RUN_A RUN_B [--out FILE]
 """
 import argparse
 import dataclasses
@@ -14,7 +17,7 @@ from pipeline import config as pipeline_config
 from trainer.config import TrainerConfig
 
 _PIPELINE_FLAGS = ("pipeline_name", "data", "data_sha256", "output_dir", "download_cache_dir",
-                   "schema_path", "holdout_percent", "min_accuracy", "max_accuracy_regression")
+                   "schema_path", "holdout_percent", "min_accuracy", "min_auc", "max_accuracy_regression")
 
 
 def _flag(name: str) -> str:
@@ -51,12 +54,25 @@ def build_parser() -> argparse.ArgumentParser:
                      dataclasses.fields(pipeline_config.PipelineConfig), _PIPELINE_FLAGS)
     _add_field_flags(run.add_argument_group("trainer (hyperparameters)"),
                      dataclasses.fields(TrainerConfig))
+
+    report = commands.add_parser(
+        "report", help="list runs, re-render a run's evaluation report, or compare two runs")
+    report.add_argument("run_id", nargs="?", metavar="RUN_ID",
+                        help="the run to render ('latest' for the newest); none: list runs")
+    report.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
+                        help="render RUN_A and RUN_B side by side")
+    report.add_argument("--out", help="HTML file to write (default: under OUTPUT_DIR/reports/)")
+    report.add_argument("--config", help="YAML file of settings, as for `run`")
+    _add_field_flags(report, dataclasses.fields(pipeline_config.PipelineConfig),
+                     ("pipeline_name", "output_dir"))
     return parser
 
 
 def overrides_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     overrides: Dict[str, Any] = {name: getattr(args, name) for name in _PIPELINE_FLAGS
                                  if hasattr(args, name)}
+    if args.command != "run":
+        return overrides
     trainer = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainerConfig)
                if hasattr(args, f.name)}
     if trainer:
@@ -87,6 +103,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ValueError, TypeError, OSError) as e:
         print(f"imdb-lstm: invalid configuration: {e}", file=sys.stderr)
         return 2
+    if args.command == "report":
+        logs.quiet_libraries()
+        from pipeline import report_command  # heavy imports only when needed
+        return report_command.main(config, args.run_id, args.compare, args.out)
+    return _run(config)
+
+
+def _run(config: pipeline_config.PipelineConfig) -> int:
     log_path = logs.setup(config.log_dir)
     log = logging.getLogger("pipeline")
     log.info("full log: %s", log_path)

@@ -16,6 +16,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", message=".*non-supported Python version", category=FutureWarning)
 
 _OUR_LOGGERS = ("pipeline", "components", "trainer")
+
+
+def quiet_libraries() -> None:
+    """For commands without a log file: only errors from TensorFlow, TFMA and Google's SDKs."""
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 _RUNNING, _FINISHED, _CACHED = ("Component %s is running.", "Component %s is finished.",
                                 "A cached execution %d is used.")
 

@@ -1,6 +1,7 @@
 """What a pipeline run did, read back from ML Metadata: per-component state, the Evaluator's
 metrics and blessing, and what the Pusher pushed."""
 import dataclasses
+import json
 import os
 from typing import Dict, List, Optional
 
@@ -8,7 +9,13 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
+from components.evaluation_report import INPUT_KEYS, REPORT_FILE, EvaluationReport
+from components.report import summary
+from pipeline.pipeline import BASELINE_RESOLVER_ID
+
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
+_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+
 
 
 @dataclasses.dataclass
@@ -41,48 +48,59 @@ class RunOutcome:
             lines.append(f"  {how} {self.pushed_version}: {self.pushed_destination}")
         else:
             lines.append("  pushed: no")
+        if "EvaluationReport" in self.output_uris:
+            lines.append(f"  report: {self.report_path}")
         return lines
+
+    @property
+    def report_path(self) -> Optional[str]:
+        uri = self.output_uris.get("EvaluationReport")
+        return os.path.join(uri, REPORT_FILE) if uri else None
 
 
 def _store(metadata_path: str) -> mlmd.MetadataStore:
     return mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
 
 
-def _property(artifact: metadata_store_pb2.Artifact, name: str):
-    if name not in artifact.custom_properties:
+def _property(item, name: str):
+    """A custom property of an MLMD artifact or execution (TFX keeps exec properties there)."""
+    if name not in item.custom_properties:
         return None
-    value = artifact.custom_properties[name]
+    value = item.custom_properties[name]
     return getattr(value, value.WhichOneof("value"))
 
 
-def _overall_metrics(evaluation_uri: str) -> Dict[str, float]:
-    import tensorflow_model_analysis as tfma  # heavy; only when there is an evaluation to read
-    result = tfma.load_eval_result(evaluation_uri)
-    for slice_key, metrics in result.slicing_metrics:
-        if not slice_key:
-            by_name = next(iter(metrics.values()))[""]
-            return {name: value["doubleValue"] for name, value in by_name.items()
-                    if isinstance(value, dict) and "doubleValue" in value}
-    return {}
+def runs(metadata_path: str, pipeline_name: str) -> List[RunOutcome]:
+    """Every run of `pipeline_name` recorded in the SQLite store, oldest first."""
+    if not os.path.exists(metadata_path):
+        return []
+    store = _store(metadata_path)
+    contexts = sorted((c for c in store.get_contexts_by_type("pipeline_run")
+                       if _belongs_to(store, c, pipeline_name)),
+                      key=lambda c: (c.create_time_since_epoch, c.id))
+    return [_outcome(store, context) for context in contexts]
 
 
 def latest_run(metadata_path: str, pipeline_name: str) -> Optional[RunOutcome]:
     """The newest run of `pipeline_name` recorded in the SQLite store, or None."""
-    if not os.path.exists(metadata_path):
-        return None
-    store = _store(metadata_path)
-    runs = [c for c in store.get_contexts_by_type("pipeline_run")
-            if _belongs_to(store, c, pipeline_name)]
-    if not runs:
-        return None
-    run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
-    executions = store.get_executions_by_context(run.id)
+    recorded = runs(metadata_path, pipeline_name)
+    return recorded[-1] if recorded else None
+
+
+def _node_names(store: mlmd.MetadataStore, executions) -> Dict[int, str]:
     node_type = store.get_context_type("node").id
-    states = {}
+    names = {}
     for execution in executions:
         node = next(c for c in store.get_contexts_by_execution(execution.id)
                     if c.type_id == node_type)
-        states[node.name.split(".", 1)[-1]] = _STATES[execution.last_known_state]
+        names[execution.id] = node.name.split(".", 1)[-1]
+    return names
+
+
+def _outcome(store: mlmd.MetadataStore, run: metadata_store_pb2.Context) -> RunOutcome:
+    executions = store.get_executions_by_context(run.id)
+    nodes = _node_names(store, executions)
+    states = {nodes[e.id]: _STATES[e.last_known_state] for e in executions}
     types = {t.id: t.name for t in store.get_artifact_types()}
     by_type = {types[a.type_id]: a for a in _output_artifacts(store, executions)}
     blessing, pushed, evaluation = (by_type.get("ModelBlessing"), by_type.get("PushedModel"),
@@ -91,7 +109,7 @@ def latest_run(metadata_path: str, pipeline_name: str) -> Optional[RunOutcome]:
         run_id=run.name,
         created_ms=run.create_time_since_epoch,
         component_states=states,
-        metrics=_overall_metrics(evaluation.uri) if evaluation else {},
+        metrics=summary.candidate_overall(evaluation.uri) if evaluation else {},
         blessed=None if blessing is None else bool(_property(blessing, "blessed")),
         pushed=bool(pushed and _property(pushed, "pushed")),
         pushed_version=_property(pushed, "pushed_version") if pushed else None,
@@ -101,6 +119,40 @@ def latest_run(metadata_path: str, pipeline_name: str) -> Optional[RunOutcome]:
     )
 
 
+def report_inputs(metadata_path: str, pipeline_name: str, run_id: str) -> summary.ReportInputs:
+    """Where the artifacts of run `run_id` are, as the EvaluationReport component sees them."""
+    store = _store(metadata_path)
+    run = next((c for c in store.get_contexts_by_type("pipeline_run")
+                if c.name == run_id and _belongs_to(store, c, pipeline_name)), None)
+    if run is None:
+        raise LookupError(f"no run {run_id!r} of pipeline {pipeline_name!r} in {metadata_path}")
+    executions = store.get_executions_by_context(run.id)
+    nodes = _node_names(store, executions)
+    events = store.get_events_by_execution_ids([e.id for e in executions])
+    artifacts = {a.id: a for a in store.get_artifacts_by_id(sorted({e.artifact_id
+                                                                     for e in events}))}
+    found: Dict[str, metadata_store_pb2.Artifact] = {}
+    for event in events:
+        key = event.path.steps[0].key if event.path.steps else ""
+        produced = event.type in _OUTPUT_EVENTS and nodes[event.execution_id] != BASELINE_RESOLVER_ID
+        # The baseline is what the Evaluator was handed, whatever resolved it.
+        if key in INPUT_KEYS and (produced or key == "baseline_model"):
+            found[key] = artifacts[event.artifact_id]
+    report = next((e for e in executions if nodes[e.id] == EvaluationReport.__name__), None)
+    recorded = {name: _property(report, name) for name in
+                ("pipeline_config", "code_version", "data_source")} if report else {}
+    pushed = found.pop("pushed_model", None)
+    return summary.ReportInputs(
+        run_id=run.name,
+        pipeline_config=json.loads(recorded["pipeline_config"]) if recorded else None,
+        code_version=recorded.get("code_version"),
+        data_source=recorded.get("data_source"),
+        push={name: _property(pushed, name) for name in
+              ("pushed", "pushed_version", "pushed_destination", "new_version")}
+        if pushed else None,
+        **{f"{key}_uri": artifact.uri for key, artifact in found.items()})
+
+
 def _belongs_to(store: mlmd.MetadataStore, run: metadata_store_pb2.Context,
                 pipeline_name: str) -> bool:
     return any(parent.name == pipeline_name
@@ -108,7 +160,6 @@ def _belongs_to(store: mlmd.MetadataStore, run: metadata_store_pb2.Context,
 
 
 def _output_artifacts(store: mlmd.MetadataStore, executions) -> List[metadata_store_pb2.Artifact]:
-    output_events = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
     events = store.get_events_by_execution_ids([e.id for e in executions])
-    ids = sorted({e.artifact_id for e in events if e.type in output_events})
+    ids = sorted({e.artifact_id for e in events if e.type in _OUTPUT_EVENTS})
     return store.get_artifacts_by_id(ids)

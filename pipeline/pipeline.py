@@ -1,8 +1,9 @@
 """The IMDB LSTM pipeline: one `create_pipeline` that reads like the DAG.
 
 ImdbExampleGen -> StatisticsGen -> ExampleValidator (curated schema) -> AnomaliesGate ->
-Transform -> Trainer -> Evaluator (vs. the last blessed model) -> Pusher.
+Transform -> Trainer -> Evaluator (vs. the last blessed model) -> Pusher -> EvaluationReport.
 """
+import json
 import os
 
 import tensorflow_model_analysis as tfma
@@ -11,21 +12,38 @@ from tfx.proto import transform_pb2
 
 from components.anomalies_gate import AnomaliesGate
 from components.data_source import resolve
+from components.evaluation_report import EvaluationReport
 from components.imdb_example_gen import ImdbExampleGen
 from components.pusher import VersionedPusher
 from pipeline.config import PipelineConfig
+from pipeline.version import code_version
 from trainer import config as trainer_config
 
 TRAINER_MODULE_FILE = os.path.join(os.path.dirname(trainer_config.__file__), "tfx_module.py")
 
 
+DECISION_THRESHOLD = 0.5
+BASELINE_RESOLVER_ID = "latest_blessed_model_resolver"
+
+
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-    accuracy_gate = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.min_accuracy}),
+    def lower_bound(value: float) -> tfma.GenericValueThreshold:
+        return tfma.GenericValueThreshold(lower_bound={"value": value})
+
+    def on_the_whole_test_split(threshold: tfma.MetricThreshold):
+        # MetricConfig.threshold would apply to every slice: one rating could refuse a model.
+        return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
+                                             threshold=threshold)]
+
+    accuracy_gate = on_the_whole_test_split(tfma.MetricThreshold(
+        value_threshold=lower_bound(config.min_accuracy),
         # Ignored by TFMA when there is no blessed baseline yet (the first run).
         change_threshold=tfma.GenericChangeThreshold(
             direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-            absolute={"value": -config.max_accuracy_regression}))
+            absolute={"value": -config.max_accuracy_regression})))
+    auc_gate = on_the_whole_test_split(tfma.MetricThreshold(
+        value_threshold=lower_bound(config.min_auc)))
+    metric = tfma.MetricConfig
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(
             signature_name="serving_default",
@@ -33,13 +51,23 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             prediction_key=trainer_config.PREDICTION_KEY,
             # The export is a plain SavedModel; saying so spares TFMA reloading it as Keras.
             model_type=tfma.TF_GENERIC)],
-        slicing_specs=[tfma.SlicingSpec()],
+        slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[feature])
+                                              for feature in trainer_config.EVAL_SLICE_KEYS],
         metrics_specs=[tfma.MetricsSpec(metrics=[
-            tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="BinaryAccuracy", threshold=accuracy_gate),
-            tfma.MetricConfig(class_name="AUC"),
-            tfma.MetricConfig(class_name="Precision"),
-            tfma.MetricConfig(class_name="Recall"),
+            metric(class_name="ExampleCount"),
+            metric(class_name="BinaryAccuracy", per_slice_thresholds=accuracy_gate),
+            metric(class_name="AUC", per_slice_thresholds=auc_gate),
+            metric(class_name="AUCPrecisionRecall"),
+            metric(class_name="Precision"),
+            metric(class_name="Recall"),
+            metric(class_name="BinaryCrossEntropy"),
+            metric(class_name="MeanLabel"),
+            metric(class_name="MeanPrediction"),
+            metric(class_name="Calibration"),
+            metric(class_name="ConfusionMatrixAtThresholds",
+                   config=json.dumps({"thresholds": [DECISION_THRESHOLD]})),
+            metric(class_name="ConfusionMatrixPlot"),
+            metric(class_name="CalibrationPlot"),
         ])],
     )
 
@@ -60,7 +88,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         schema=schema_gen.outputs["schema"],
         module_file=TRAINER_MODULE_FILE,
         splits_config=transform_pb2.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
-        custom_config=config.trainer_custom_config())
+        custom_config=config.transform_custom_config())
     transform.add_upstream_node(anomalies_gate)
 
     trainer = tfx.components.Trainer(
@@ -75,7 +103,7 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    ).with_id(BASELINE_RESOLVER_ID)
 
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
@@ -90,11 +118,24 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)))
 
+    report = EvaluationReport(
+        pipeline_config=config.to_dict(), code_version=code_version(), data_source=config.data,
+        statistics=statistics_gen.outputs["statistics"],
+        anomalies=example_validator.outputs["anomalies"],
+        transform_graph=transform.outputs["transform_graph"],
+        transformed_examples=transform.outputs["transformed_examples"],
+        model=trainer.outputs["model"],
+        model_run=trainer.outputs["model_run"],
+        evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"],
+        baseline_model=baseline_resolver.outputs["model"],
+        pushed_model=pusher.outputs["pushed_model"])
+
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
-                    transform, trainer, baseline_resolver, evaluator, pusher],
+                    transform, trainer, baseline_resolver, evaluator, pusher, report],
         enable_cache=config.enable_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             config.metadata_path),

@@ -3,8 +3,9 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))  # for synthetic_imdb
+sys.path.insert(0, os.path.dirname(__file__))  # for the helper modules beside the tests
 
+import pipeline_runs  # noqa: E402
 import synthetic_imdb  # noqa: E402
 
 
@@ -16,3 +17,15 @@ def tiny_archive(tmp_path):
 @pytest.fixture
 def tiny_tree(tmp_path):
     return synthetic_imdb.write_tree(str(tmp_path / "extracted"), per_folder=5)
+
+
+@pytest.fixture(scope="session")
+def data(tmp_path_factory):
+    return synthetic_imdb.write_archive(
+        str(tmp_path_factory.mktemp("data") / "aclImdb_tiny.tar.gz"), per_folder=50)
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory, data):
+    """The pipeline run three times into one output dir (pipeline_runs.three_runs)."""
+    return pipeline_runs.three_runs(data, str(tmp_path_factory.mktemp("out")))

@@ -17,7 +17,9 @@ FILLER = ["the", "film", "plot", "actor", "scene", "story", "director", "movie",
 
 def _review(rng: random.Random, positive: bool) -> str:
     words = []
-    for _ in range(rng.randint(8, 60)):
+    # Mostly short; one in five long enough for the report's longer length buckets.
+    length = rng.randint(8, 60) if rng.random() < 0.8 else rng.randint(100, 450)
+    for _ in range(length):
         roll = rng.random()
         if roll < 0.2:
             words.append(rng.choice(POSITIVE if positive else NEGATIVE))

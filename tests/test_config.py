@@ -36,11 +36,15 @@ def test_config_file_from_environment(tmp_path):
 
 
 def test_trainer_settings_travel_through_custom_config():
-    config = pipeline_config.load(overrides={"trainer": {"variant": "basic", "epochs": 2}},
+    config = pipeline_config.load(overrides={"trainer": {"epochs": 2, "sequence_length": 50}},
                                   environ={})
     custom_config = config.trainer_custom_config()
     assert TrainerConfig.from_custom_config(custom_config) == config.trainer
     assert custom_config[CUSTOM_CONFIG_KEY]["epochs"] == 2
+    # Transform sees only what preprocessing reads, so its cache survives training changes.
+    transform_config = TrainerConfig.from_custom_config(config.transform_custom_config())
+    assert transform_config.sequence_length == config.trainer.sequence_length
+    assert "epochs" not in config.transform_custom_config()[CUSTOM_CONFIG_KEY]
 
 
 def test_outputs_default_outside_the_source_tree():
@@ -55,6 +59,7 @@ def test_outputs_default_outside_the_source_tree():
     ({"trainer": {"lstm_unit": 3}}, "unknown trainer setting"),
     ({"trainer": {"dropout": 1.5}}, "dropout must be in"),
     ({"holdout_percent": 0}, "holdout_percent"),
+    ({"min_auc": 1.01}, r"min_auc must be in \[0, 1\]"),
     ({"trainer": {"variant": "transformer"}}, r"variant must be one of \['attention', 'basic'"),
     ({"trainer": {"strategy": "gpu"}}, "strategy must be one of"),
 ])

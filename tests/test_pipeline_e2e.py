@@ -12,52 +12,8 @@ import textwrap
 import pytest
 
 import synthetic_imdb
-from pipeline import outcome
-
-BIN = os.path.dirname(sys.executable)
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FAST_TRAINING = ["--epochs", "1", "--vocab-size", "200", "--sequence-length", "32",
-                 "--embedding-dim", "16", "--lstm-units", "8", "--dense-units", "8"]
-ALL_NODES = {"ImdbExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
-             "AnomaliesGate", "Transform", "Trainer", "latest_blessed_model_resolver",
-             "Evaluator", "VersionedPusher"}
-
-
-def imdb_lstm(*args):
-    return subprocess.run([os.path.join(BIN, "imdb-lstm"), "run", *args], capture_output=True,
-                          text=True, cwd=PROJECT_ROOT, timeout=900)
-
-
-def versions(serving_dir):
-    return sorted(v for v in os.listdir(serving_dir) if v.isdigit()) \
-        if os.path.isdir(serving_dir) else []
-
-
-def latest(output_dir, name="imdb-lstm"):
-    return outcome.latest_run(os.path.join(output_dir, "metadata", name, "metadata.db"), name)
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return synthetic_imdb.write_archive(
-        str(tmp_path_factory.mktemp("data") / "aclImdb_tiny.tar.gz"), per_folder=50)
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, data):
-    """Three runs into one output dir: first; cached re-run; unreachable accuracy gate."""
-    output_dir = str(tmp_path_factory.mktemp("out"))
-    common = ["--data", data, "--output-dir", output_dir, *FAST_TRAINING]
-    results = {}
-    for name, extra in [("first", ["--min-accuracy", "0"]), ("rerun", ["--min-accuracy", "0"]),
-                        ("unreachable_gate", ["--min-accuracy", "1.01"])]:
-        process = imdb_lstm(*common, *extra)
-        assert process.returncode == 0, process.stderr
-        results[name] = (process, latest(output_dir), versions(
-            os.path.join(output_dir, "serving", "imdb-lstm")))
-    results["output_dir"] = output_dir
-    return results
-
+from pipeline_runs import (ALL_NODES, BIN, FAST_TRAINING, PROJECT_ROOT, data_keys, imdb_lstm,
+                           latest, report, versions)
 
 def test_every_component_ran_and_a_model_was_pushed(runs):
     process, run, pushed_versions = runs["first"]
@@ -127,8 +83,10 @@ def test_cached_rerun_pushes_no_new_version(runs):
     assert f"already serving as version {first_version}" in process.stderr
 
 
-def test_unreachable_accuracy_gate_pushes_nothing(runs):
-    process, run, pushed_versions = runs["unreachable_gate"]
+def test_a_worse_model_is_refused_and_nothing_is_pushed(runs):
+    process, run, pushed_versions = runs["worse"]
+    baseline = runs["first"][1].metrics["binary_accuracy"]
+    assert run.metrics["binary_accuracy"] < baseline - 0.01  # what the scenario needs
     assert run.blessed is False and not run.pushed
     assert pushed_versions == [runs["first"][1].pushed_version]
     assert "blessed: NO" in process.stderr and "pushed: no" in process.stderr
@@ -166,6 +124,14 @@ def test_anomalies_stop_the_run_before_training(tmp_path, data):
     assert run.component_states["AnomaliesGate"] == "FAILED"
     assert not {"Transform", "Trainer", "Evaluator"} & set(run.component_states)
     assert versions(os.path.join(output_dir, "serving", "imdb-lstm")) == []
+    # The run that stopped still has a report: its data, with the anomalies, and no verdict.
+    page = str(tmp_path / "stopped.html")
+    rendered = report(output_dir, "latest", "--out", page)
+    assert rendered.returncode == 0, rendered.stderr
+    keys = data_keys(page)
+    assert int(keys["data.anomalies"]) >= 1
+    assert keys["gate.blessed"] == "No evaluation: the run stopped before the Evaluator."
+    assert "] rating: " in open(page).read()  # the anomaly, named
 
 
 def test_tfx_cli_creates_and_runs_the_local_pipeline(tmp_path, data):
@@ -173,6 +139,7 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(tmp_path, data):
     env = {**os.environ, "LOCAL_HOME": str(tmp_path / "tfx_home"),
            "IMDB_LSTM_PIPELINE_NAME": "imdb-lstm-tfx-cli", "IMDB_LSTM_DATA": data,
            "IMDB_LSTM_OUTPUT_DIR": output_dir, "IMDB_LSTM_MIN_ACCURACY": "0",
+           "IMDB_LSTM_MIN_AUC": "0",
            "IMDB_LSTM_TRAINER_EPOCHS": "1", "IMDB_LSTM_TRAINER_VOCAB_SIZE": "200",
            "IMDB_LSTM_TRAINER_SEQUENCE_LENGTH": "32"}
     tfx = os.path.join(BIN, "tfx")

@@ -10,6 +10,14 @@ from typing import Any, Dict, Mapping, Optional
 REVIEW_KEY = "review"
 LABEL_KEY = "label"
 RATING_KEY = "rating"
+# Describe each review for data statistics and evaluation slices; the model never reads them.
+WORD_COUNT_KEY = "review_words"
+LENGTH_BUCKET_KEY = "review_length_bucket"
+# Lower word-count bounds of the length buckets: short, typical, long (truncated at the default
+# sequence_length of 200), very long.
+LENGTH_BUCKET_BOUNDS = (0, 100, 200, 400)
+# The Evaluator's slices of the test split, besides the whole of it.
+EVAL_SLICE_KEYS = (RATING_KEY, LENGTH_BUCKET_KEY, LABEL_KEY)
 
 # Transformed features, as the preprocessing_fn emits them.
 TOKENS_KEY = "review_tokens"
@@ -20,8 +28,27 @@ PREDICTION_KEY = "probabilities"
 VOCABULARY_NAME = "review_vocabulary"
 PADDING_ID = 0  # Reserved: ids start at 1 so Keras can mask padding.
 
+
+
+def length_bucket(word_count: int) -> str:
+    """'0-99', '100-199', '200-399' or '400+' words."""
+    lower = max(b for b in LENGTH_BUCKET_BOUNDS if b <= word_count)
+    index = LENGTH_BUCKET_BOUNDS.index(lower)
+    if index + 1 == len(LENGTH_BUCKET_BOUNDS):
+        return f"{lower}+"
+    return f"{lower}-{LENGTH_BUCKET_BOUNDS[index + 1] - 1}"
+
+
+def length_buckets():
+    """Every bucket name, shortest first."""
+    return [length_bucket(bound) for bound in LENGTH_BUCKET_BOUNDS]
+
+
 # Key under which the trainer config travels inside TFX's custom_config.
 CUSTOM_CONFIG_KEY = "trainer"
+# The settings preprocessing_fn reads. Transform gets only these, so changing a training
+# hyperparameter re-runs the Trainer but reuses Transform's cached vocabulary.
+TRANSFORM_SETTINGS = ("vocab_size", "oov_buckets", "sequence_length")
 
 
 @dataclasses.dataclass(frozen=True)
