@@ -61,6 +61,19 @@ def resolve(data: str, cache_dir: str = DEFAULT_CACHE_DIR,
     return DataSource(root, prefix + "*/*/*.txt")
 
 
+def remote_archive(uri: str) -> DataSource:
+    """The source for a pipeline that runs elsewhere (Kubeflow): an archive URI its pods read
+    (gs://, s3://, or a path on a mounted volume). Nothing is checked or downloaded here."""
+    if urllib.parse.urlparse(uri).scheme in ("http", "https"):
+        raise IngestError(f"{uri}: on Kubeflow the data must be an archive the pipeline's pods "
+                          "can read (gs://, s3://, or a mounted path), not an http(s) URL: "
+                          "copy the archive there first")
+    if not uri.endswith(ARCHIVE_SUFFIXES):
+        raise IngestError(f"{uri}: on Kubeflow the data must be a .tar.gz archive in the aclImdb "
+                          "layout")
+    return _archive_source(uri)
+
+
 def _archive_source(path: str) -> DataSource:
     return DataSource(posixpath.dirname(path), posixpath.basename(path))
 

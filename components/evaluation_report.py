@@ -28,7 +28,8 @@ INPUT_KEYS = ("statistics", "anomalies", "transform_graph", "transformed_example
 
 class EvaluationReportArtifact(artifact.Artifact):
     """A directory with report.html and summary.json."""
-    TYPE_NAME = "EvaluationReport"
+    # '<namespace>.<Name>': the form TFX's KFP v2 compiler requires of custom artifact types.
+    TYPE_NAME = "imdb_lstm.EvaluationReport"
 
 
 class EvaluationReportSpec(ComponentSpec):

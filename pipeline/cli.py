@@ -4,18 +4,23 @@
     imdb-lstm report [--output-dir DIR]              lists the runs in ML Metadata
     imdb-lstm report RUN_ID|latest [--out FILE]      re-renders a run's evaluation report
     imdb-lstm report --compare RUN_A RUN_B [--out FILE]
+    imdb-lstm kubeflow compile --image IMAGE --data gs://.../aclImdb_v1.tar.gz --output-dir gs://...
+    imdb-lstm kubeflow submit --host URL [--experiment NAME] [--param data_root=gs://...] ...
 """
 import argparse
 import dataclasses
 import logging
+import os
 import sys
 import typing
 from typing import Any, Callable, Dict, List, Optional
 
 from pipeline import logs  # first: quiets TensorFlow before anything imports it
 from pipeline import config as pipeline_config
+from kubeflow.settings import KubeflowSettings
 from trainer.config import TrainerConfig
 
+SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
 _PIPELINE_FLAGS = ("pipeline_name", "data", "data_sha256", "output_dir", "download_cache_dir",
                    "schema_path", "holdout_percent", "min_accuracy", "min_auc", "max_accuracy_regression")
 
@@ -47,13 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the whole pipeline locally (LocalDagRunner)")
-    run.add_argument("--config", help="YAML file of settings (see pipeline/config.py)")
+    _add_pipeline_flags(run)
     run.add_argument("--no-cache", action="store_true",
                      help="re-run every component instead of reusing cached outputs")
-    _add_field_flags(run.add_argument_group("pipeline"),
-                     dataclasses.fields(pipeline_config.PipelineConfig), _PIPELINE_FLAGS)
-    _add_field_flags(run.add_argument_group("trainer (hyperparameters)"),
-                     dataclasses.fields(TrainerConfig))
 
     report = commands.add_parser(
         "report", help="list runs, re-render a run's evaluation report, or compare two runs")
@@ -65,20 +66,60 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--config", help="YAML file of settings, as for `run`")
     _add_field_flags(report, dataclasses.fields(pipeline_config.PipelineConfig),
                      ("pipeline_name", "output_dir"))
+
+    kubeflow = commands.add_parser(
+        "kubeflow", help="compile the pipeline for Kubeflow Pipelines, or submit a package")
+    kubeflow_commands = kubeflow.add_subparsers(dest="kubeflow_command", required=True)
+    compile_ = kubeflow_commands.add_parser(
+        "compile", help="compile with TFX's KFP v2 runner into a pipeline package (YAML)")
+    _add_pipeline_flags(compile_)
+    _add_field_flags(compile_.add_argument_group("kubeflow"),
+                     dataclasses.fields(KubeflowSettings))
+    compile_.add_argument("--beam-arg", dest="beam_args", action="append", metavar="ARG",
+                          help="a Beam pipeline argument for the data components, e.g. "
+                               "--beam-arg=--runner=DataflowRunner (repeat; replaces the "
+                               "local default)")
+    compile_.add_argument("--package", default="imdb-lstm.yaml",
+                          help="the package to write (default: %(default)s)")
+    compile_.add_argument("--vertex-job", help="also write the PipelineJob JSON for Vertex AI")
+    submit = kubeflow_commands.add_parser(
+        "submit", help="submit a compiled package to a Kubeflow Pipelines API server")
+    submit.add_argument("--host", required=True, help="the KFP API endpoint, e.g. "
+                        "http://localhost:8080 (port-forwarded ml-pipeline-ui)")
+    submit.add_argument("--package", default="imdb-lstm.yaml")
+    submit.add_argument("--experiment", help="experiment name (created if missing)")
+    submit.add_argument("--run-name")
+    submit.add_argument("--namespace", help="the user namespace on multi-user clusters")
+    submit.add_argument("--param", action="append", metavar="NAME=VALUE",
+                        help="a runtime parameter, e.g. data_root=gs://bucket/imdb (repeat)")
+    auth = submit.add_mutually_exclusive_group()
+    auth.add_argument("--token", default=os.environ.get("KFP_TOKEN"),
+                      help="bearer token (default: $KFP_TOKEN)")
+    auth.add_argument("--sa-token", nargs="?", const=SA_TOKEN_PATH, metavar="PATH",
+                      help="use the service-account token KFP mounts into pods "
+                           f"(default path {SA_TOKEN_PATH})")
     return parser
+
+
+def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="YAML file of settings (see pipeline/config.py)")
+    _add_field_flags(parser.add_argument_group("pipeline"),
+                     dataclasses.fields(pipeline_config.PipelineConfig), _PIPELINE_FLAGS)
+    _add_field_flags(parser.add_argument_group("trainer (hyperparameters)"),
+                     dataclasses.fields(TrainerConfig))
 
 
 def overrides_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     overrides: Dict[str, Any] = {name: getattr(args, name) for name in _PIPELINE_FLAGS
                                  if hasattr(args, name)}
-    if args.command != "run":
-        return overrides
     trainer = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainerConfig)
                if hasattr(args, f.name)}
     if trainer:
         overrides["trainer"] = trainer
-    if args.no_cache:
+    if getattr(args, "no_cache", False):
         overrides["enable_cache"] = False
+    if getattr(args, "beam_args", None):
+        overrides["beam_pipeline_args"] = args.beam_args
     return overrides
 
 
@@ -99,7 +140,7 @@ def _explained_error(error: BaseException) -> BaseException:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = pipeline_config.load(args.config, overrides_from_args(args))
+        config = pipeline_config.load(getattr(args, "config", None), overrides_from_args(args))
     except (ValueError, TypeError, OSError) as e:
         print(f"imdb-lstm: invalid configuration: {e}", file=sys.stderr)
         return 2
@@ -107,6 +148,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         logs.quiet_libraries()
         from pipeline import report_command  # heavy imports only when needed
         return report_command.main(config, args.run_id, args.compare, args.out)
+    if args.command == "kubeflow":
+        logs.quiet_libraries()
+        from kubeflow import commands as kubeflow_commands
+        return kubeflow_commands.main(args, config)
     return _run(config)
 
 

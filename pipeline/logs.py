@@ -21,7 +21,7 @@ _OUR_LOGGERS = ("pipeline", "components", "trainer")
 def quiet_libraries() -> None:
     """For commands without a log file: only errors from TensorFlow, TFMA and Google's SDKs."""
     warnings.filterwarnings("ignore", category=FutureWarning)
-    for name in ("tensorflow", "absl"):
+    for name in ("tensorflow", "absl", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
 _RUNNING, _FINISHED, _CACHED = ("Component %s is running.", "Component %s is finished.",
                                 "A cached execution %d is used.")

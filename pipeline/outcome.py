@@ -9,7 +9,8 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
-from components.evaluation_report import INPUT_KEYS, REPORT_FILE, EvaluationReport
+from components.evaluation_report import (INPUT_KEYS, REPORT_FILE, EvaluationReport,
+                                          EvaluationReportArtifact)
 from components.report import summary
 from pipeline.pipeline import BASELINE_RESOLVER_ID
 
@@ -48,13 +49,13 @@ class RunOutcome:
             lines.append(f"  {how} {self.pushed_version}: {self.pushed_destination}")
         else:
             lines.append("  pushed: no")
-        if "EvaluationReport" in self.output_uris:
+        if self.report_path:
             lines.append(f"  report: {self.report_path}")
         return lines
 
     @property
     def report_path(self) -> Optional[str]:
-        uri = self.output_uris.get("EvaluationReport")
+        uri = self.output_uris.get(EvaluationReportArtifact.TYPE_NAME)
         return os.path.join(uri, REPORT_FILE) if uri else None
 
 

@@ -11,7 +11,7 @@ from tfx import v1 as tfx
 from tfx.proto import transform_pb2
 
 from components.anomalies_gate import AnomaliesGate
-from components.data_source import resolve
+from components.data_source import remote_archive, resolve
 from components.evaluation_report import EvaluationReport
 from components.imdb_example_gen import ImdbExampleGen
 from components.pusher import VersionedPusher
@@ -20,8 +20,10 @@ from pipeline.version import code_version
 from trainer import config as trainer_config
 
 TRAINER_MODULE_FILE = os.path.join(os.path.dirname(trainer_config.__file__), "tfx_module.py")
-
-
+# The same functions by module path, for images that have this project installed.
+PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
+RUN_FN = "trainer.tfx_module.run_fn"
+DATA_ROOT_PARAMETER = "data_root"
 DECISION_THRESHOLD = 0.5
 BASELINE_RESOLVER_ID = "latest_blessed_model_resolver"
 
@@ -72,10 +74,26 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     )
 
 
-def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
-    source = resolve(config.data, config.download_cache_dir, config.data_sha256)
+def create_pipeline(config: PipelineConfig, on_kubeflow: bool = False,
+                    with_baseline: bool = True) -> tfx.dsl.Pipeline:
+    """The DAG. `on_kubeflow`: the data is an archive URI the pods read (nothing is checked
+    here), the project's code is in the image (user functions by module path), and ML Metadata
+    is the cluster's. `with_baseline=False` drops the latest-blessed-model resolver, which
+    open-source KFP cannot execute: the gate is then the lower bounds alone."""
+    if on_kubeflow:
+        source = remote_archive(config.data)
+        # A runtime parameter, so each run on the cluster can read a newer copy of the data.
+        input_base = tfx.dsl.experimental.RuntimeParameter(
+            name=DATA_ROOT_PARAMETER, ptype=str, default=source.input_base)
+        user_code = {"transform": {"preprocessing_fn": PREPROCESSING_FN},
+                     "trainer": {"run_fn": RUN_FN}}
+    else:
+        source = resolve(config.data, config.download_cache_dir, config.data_sha256)
+        input_base = source.input_base
+        user_code = {"transform": {"module_file": TRAINER_MODULE_FILE},
+                     "trainer": {"module_file": TRAINER_MODULE_FILE}}
 
-    example_gen = ImdbExampleGen(input_base=source.input_base, source_pattern=source.pattern,
+    example_gen = ImdbExampleGen(input_base=input_base, source_pattern=source.pattern,
                                  holdout_percent=config.holdout_percent)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_path)
@@ -86,30 +104,31 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        module_file=TRAINER_MODULE_FILE,
         splits_config=transform_pb2.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
-        custom_config=config.transform_custom_config())
+        custom_config=config.transform_custom_config(),
+        **user_code["transform"])
     transform.add_upstream_node(anomalies_gate)
 
     trainer = tfx.components.Trainer(
-        module_file=TRAINER_MODULE_FILE,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config=config.trainer_custom_config())
+        custom_config=config.trainer_custom_config(),
+        **user_code["trainer"])
 
     baseline_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id(BASELINE_RESOLVER_ID)
+    ).with_id(BASELINE_RESOLVER_ID) if with_baseline else None
+    baseline_model = baseline_resolver.outputs["model"] if baseline_resolver else None
 
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         example_splits=["test"],
         model=trainer.outputs["model"],
-        baseline_model=baseline_resolver.outputs["model"],
+        baseline_model=baseline_model,
         eval_config=eval_config(config))
 
     pusher = VersionedPusher(
@@ -128,16 +147,17 @@ def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
         model_run=trainer.outputs["model_run"],
         evaluation=evaluator.outputs["evaluation"],
         blessing=evaluator.outputs["blessing"],
-        baseline_model=baseline_resolver.outputs["model"],
+        baseline_model=baseline_model,
         pushed_model=pusher.outputs["pushed_model"])
 
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
-                    transform, trainer, baseline_resolver, evaluator, pusher, report],
+        components=[node for node in (
+            example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
+            transform, trainer, baseline_resolver, evaluator, pusher, report) if node],
         enable_cache=config.enable_cache,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            config.metadata_path),
+        metadata_connection_config=None if on_kubeflow else
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path),
         beam_pipeline_args=config.beam_pipeline_args,
     )

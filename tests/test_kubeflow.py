@@ -1,0 +1,191 @@
+"""`imdb-lstm kubeflow compile` and `submit`: the package against the kfp-pipeline-spec protos
+and the local DAG, the kfp SDK's reading of it, and submission to a contract test double of the
+KFP v2beta1 REST API (tests/kfp_contract_server.py; it is not a cluster)."""
+import json
+import os
+
+import kfp.components
+import pytest
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from kfp_contract_server import ContractServer
+from pipeline import config as pipeline_config
+from pipeline.pipeline import BASELINE_RESOLVER_ID, create_pipeline
+from pipeline_runs import PROJECT_ROOT, imdb_lstm
+
+IMAGE = "registry.example.com/imdb-lstm:test"
+DATA = "gs://imdb-bucket/data/aclImdb_v1.tar.gz"
+OUTPUT_DIR = "gs://imdb-bucket/runs"
+COMPILE = ["--image", IMAGE, "--data", DATA, "--output-dir", OUTPUT_DIR, "--epochs", "3",
+           "--trainer-cpu", "8", "--trainer-memory-gb", "32",
+           "--trainer-accelerator", "NVIDIA_TESLA_T4", "--trainer-accelerator-count", "1",
+           "--beam-arg=--runner=DataflowRunner", "--beam-arg=--region=europe-west4"]
+
+
+def kubeflow(*args):
+    return imdb_lstm(*args, command="kubeflow")
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kfp")
+    paths = {}
+    for baseline in ("none", "latest-blessed"):
+        paths[baseline] = str(out / f"{baseline}.yaml")
+        process = kubeflow("compile", *COMPILE, "--baseline", baseline,
+                           "--package", paths[baseline], "--vertex-job", str(out / "job.json"))
+        assert process.returncode == 0, process.stderr
+        assert f"{paths[baseline]}: " in process.stdout
+    return paths
+
+
+def load(path):
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def edges(spec):
+    """{task: upstream tasks}, from explicit dependencies and artifact producers."""
+    found = {}
+    for name, task in spec["root"]["dag"]["tasks"].items():
+        upstream = set(task.get("dependentTasks", []))
+        for artifact in task.get("inputs", {}).get("artifacts", {}).values():
+            producer = artifact.get("taskOutputArtifact", {}).get("producerTask")
+            if producer:
+                upstream.add(producer)
+        found[name] = upstream
+    return found
+
+
+def test_package_is_a_pipeline_spec_with_the_local_dag(packages, tiny_archive):
+    spec = load(packages["none"])
+    proto = json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())  # strict: no unknowns
+    assert proto.pipeline_info.name == "imdb-lstm"
+    assert proto.default_pipeline_root == f"{OUTPUT_DIR}/pipelines/imdb-lstm"
+
+    local = create_pipeline(pipeline_config.load(overrides={"data": tiny_archive}, environ={}))
+    local_edges = {c.id: {u.id for u in c.upstream_nodes} for c in local.components
+                   if c.id != BASELINE_RESOLVER_ID}
+    local_edges = {node: upstream - {BASELINE_RESOLVER_ID}
+                   for node, upstream in local_edges.items()}
+    assert edges(spec) == local_edges
+
+
+def test_image_resources_beam_args_and_runtime_parameter_are_where_kfp_reads_them(packages):
+    spec = load(packages["none"])
+    executors = spec["deploymentSpec"]["executors"]
+    assert {e["container"]["image"] for e in executors.values()} == {IMAGE}
+    components = spec["components"]
+    trainer = executors[components[spec["root"]["dag"]["tasks"]["Trainer"]["componentRef"]
+                                   ["name"]]["executorLabel"]]["container"]
+    assert trainer["resources"]["cpuLimit"] == 8
+    assert trainer["resources"]["memoryLimit"] == 32
+    assert trainer["resources"]["accelerator"] == {"type": "NVIDIA_TESLA_T4", "count": "1"}
+    example_gen = executors[components[spec["root"]["dag"]["tasks"]["ImdbExampleGen"]
+                                       ["componentRef"]["name"]]["executorLabel"]]["container"]
+    assert "--runner=DataflowRunner" in example_gen["args"]
+    assert "--region=europe-west4" in example_gen["args"]
+    schema_file = spec["root"]["dag"]["tasks"]["ImportSchemaGen"]["inputs"]["parameters"][
+        "schema_file"]["runtimeValue"]["constant"]
+    assert schema_file == "/opt/imdb-lstm-tfx/schemas/schema.pbtxt"  # in the image
+    data_root = spec["root"]["inputDefinitions"]["parameters"]["data_root"]
+    assert data_root == {"parameterType": "STRING", "defaultValue": "gs://imdb-bucket/data",
+                         "isOptional": True}
+    # The trainer config travels inside the Trainer's custom_config.
+    custom_config = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"][
+        "custom_config"]["runtimeValue"]["constant"]
+    assert json.loads(custom_config)["trainer"]["epochs"] == 3
+
+
+def test_kfp_sdk_loads_the_package(packages):
+    component = kfp.components.load_component_from_file(packages["none"])
+    assert component.name == "imdb-lstm"
+    assert component.component_spec.inputs["data_root"].default == "gs://imdb-bucket/data"
+
+
+def test_latest_blessed_baseline_compiles_to_resolver_tasks_for_vertex(packages):
+    spec = load(packages["latest-blessed"])
+    tasks = spec["root"]["dag"]["tasks"]
+    # TFX compiles the resolver to two tasks: blessings, then the model they name.
+    assert {name for name in tasks if name.startswith(BASELINE_RESOLVER_ID)} == {
+        f"{BASELINE_RESOLVER_ID}-model-blessing-resolver", f"{BASELINE_RESOLVER_ID}-model-resolver"}
+    assert f"{BASELINE_RESOLVER_ID}-model-resolver" in edges(spec)["Evaluator"]
+    executors = spec["deploymentSpec"]["executors"]
+    assert any("outputArtifactQueries" in e.get("resolver", {}) for e in executors.values())
+
+
+def submit(package, host, *args):
+    return kubeflow("submit", "--host", host, "--package", package, *args)
+
+
+def test_submit_sends_the_package_to_the_kfp_api(packages):
+    spec = load(packages["none"])
+    with ContractServer() as server:
+        process = submit(packages["none"], server.url, "--experiment", "imdb-nightly",
+                         "--run-name", "nightly-1", "--param", "data_root=gs://imdb-bucket/new",
+                         "--token", "secret-token")
+    assert process.returncode == 0, process.stderr
+    assert f"run run-1: {server.url}/#/runs/details/run-1" in process.stdout
+    assert all(r["headers"].get("authorization") == "Bearer secret-token"
+               for r in server.requests)
+    experiment, = server.posted("/experiments")
+    assert experiment["body"]["display_name"] == "imdb-nightly"
+    run, = server.posted("/runs")
+    body = run["body"]
+    assert body["display_name"] == "nightly-1"
+    assert body["experiment_id"] == "experiment-1"
+    assert body["pipeline_spec"] == spec
+    assert body["runtime_config"] == {"parameters": {"data_root": "gs://imdb-bucket/new"},
+                                      "pipeline_root": f"{OUTPUT_DIR}/pipelines/imdb-lstm"}
+
+
+def test_submit_refuses_resolver_tasks_before_calling_the_api(packages):
+    with ContractServer() as server:
+        process = submit(packages["latest-blessed"], server.url)
+    assert process.returncode == 1
+    assert "open-source KFP does not execute" in process.stderr
+    assert "--baseline none" in process.stderr
+    assert server.requests == []
+
+
+def test_submit_explains_an_unknown_runtime_parameter(packages):
+    process = submit(packages["none"], "http://127.0.0.1:9", "--param", "epochs=3")
+    assert process.returncode == 1
+    assert "no such runtime parameter; it has ['data_root']" in process.stderr
+
+
+def test_submit_explains_an_unreachable_host(packages):
+    process = submit(packages["none"], "http://127.0.0.1:9")
+    assert process.returncode == 1
+    assert "cannot reach Kubeflow Pipelines at http://127.0.0.1:9" in process.stderr
+
+
+def test_submit_explains_a_rejected_package(packages):
+    with ContractServer(reject_runs=True) as server:
+        process = submit(packages["none"], server.url)
+    assert process.returncode == 1
+    assert "rejected the run: HTTP 400" in process.stderr
+    assert "invalid pipeline spec" in process.stderr
+
+
+def test_compile_refuses_data_the_pods_cannot_read(tmp_path):
+    process = kubeflow("compile", "--image", IMAGE, "--data",
+                       "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+                       "--package", str(tmp_path / "p.yaml"))
+    assert process.returncode == 2
+    assert "not an http(s) URL" in process.stderr
+    assert not os.path.exists(tmp_path / "p.yaml")
+
+
+def test_dockerfile_matches_the_installed_tfx_and_the_compiled_paths():
+    """No Docker engine here: what can be checked without building the image."""
+    from tfx import version
+    from kubeflow.settings import IMAGE_PROJECT_DIR
+    with open(os.path.join(PROJECT_ROOT, "Dockerfile")) as f:
+        dockerfile = f.read()
+    assert f"FROM gcr.io/tfx-oss-public/tfx:{version.__version__}\n" in dockerfile
+    assert f"WORKDIR {IMAGE_PROJECT_DIR}\n" in dockerfile
+    for folder in ("pipeline", "components", "trainer", "kubeflow", "schemas"):
+        assert f"COPY {folder}/ {folder}/" in dockerfile
