@@ -153,8 +153,9 @@ def _anomalies(uri: str) -> List[Dict[str, str]]:
 
 def _token_coverage(transform_output: tft.TFTransformOutput, transformed_examples_uri: str,
                     vocabulary_size: int) -> Dict[str, Any]:
-    """OOV rate of the tokens the model sees, and the share of reviews cut at sequence_length,
-    both on the eval split (the vocabulary was analyzed on train)."""
+    """OOV rate of the tokens the model sees, and the share of reviews that fill
+    sequence_length (those longer are cut), both on the eval split (the vocabulary was analyzed
+    on train)."""
     splits = split_dirs(transformed_examples_uri)
     split = "eval" if "eval" in splits else next(iter(splits))
     files = fileio.glob(os.path.join(splits[split], "*"))
