@@ -70,6 +70,9 @@ class TrainerConfig:
     # LSTMs on long reviews occasionally see exploding gradients; clipping is cheap insurance.
     clipnorm: Optional[float] = 1.0
     batch_size: int = 64
+    # Batches of reviews of similar length, cut to the longest one's bucket (1: off, every batch
+    # is sequence_length long).
+    batch_length_buckets: int = 4
     epochs: int = 5
     early_stopping_patience: int = 2
     shuffle_buffer: int = 10_000
@@ -84,7 +87,7 @@ class TrainerConfig:
             raise ValueError(f"trainer.strategy must be one of {list(strategy.STRATEGIES)}, "
                              f"got {self.strategy!r}")
         for name in ("vocab_size", "sequence_length", "embedding_dim", "lstm_units", "dense_units",
-                     "batch_size", "epochs"):
+                     "batch_size", "epochs", "batch_length_buckets"):
             if getattr(self, name) < 1:
                 raise ValueError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
         if self.oov_buckets < 1:

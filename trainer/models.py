@@ -46,8 +46,9 @@ def build(trainer_config: TrainerConfig, vocabulary_size: int) -> keras.Model:
 
 
 def _embedded_tokens(c: TrainerConfig, vocabulary_size: int):
-    """The model's input (right-padded token ids) and their embeddings, padding masked."""
-    tokens = keras.Input(shape=(c.sequence_length,), dtype="int64", name="tokens")
+    """The model's input (right-padded token ids, any length up to sequence_length: length
+    buckets cut batches short) and their embeddings, padding masked."""
+    tokens = keras.Input(shape=(None,), dtype="int64", name="tokens")
     return tokens, keras.layers.Embedding(vocabulary_size, c.embedding_dim, mask_zero=True)(tokens)
 
 

@@ -19,6 +19,19 @@ HISTORY_FILE = "history.json"
 CONFIG_ASSET = os.path.join("assets.extra", "trainer_config.json")
 
 
+def length_bounds(sequence_length: int, buckets: int) -> List[int]:
+    """Batch lengths when bucketing: `buckets` equal steps up to sequence_length."""
+    return sorted({max(1, sequence_length * (i + 1) // buckets) for i in range(buckets)})
+
+
+def _trim_to_bucket(tokens: tf.Tensor, labels: tf.Tensor, bounds: tf.Tensor):
+    """Cuts a batch's trailing padding down to the smallest bound that holds its longest review:
+    masked padding changes no output, and a few fixed lengths keep retracing to a minimum."""
+    longest = tf.reduce_max(tf.math.count_nonzero(tokens, axis=1, dtype=tf.int32))
+    length = tf.gather(bounds, tf.searchsorted(bounds, tf.reshape(longest, [1]))[0])
+    return tokens[:, :length], labels
+
+
 def _dataset(file_patterns: List[str], tf_transform_output: tft.TFTransformOutput,
              trainer_config: config.TrainerConfig, global_batch_size: int,
              shuffle: bool) -> tf.data.Dataset:
@@ -34,6 +47,17 @@ def _dataset(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
     dataset = dataset.map(lambda records: tf.io.parse_example(records, spec),
                           num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.map(lambda batch: (batch[config.TOKENS_KEY], batch[config.LABEL_KEY]))
+    if trainer_config.batch_length_buckets > 1:
+        # Reviews of similar length batch together, so most batches are far shorter than
+        # sequence_length (41% of IMDB reviews fill it, the median is about 170 tokens).
+        bounds = length_bounds(trainer_config.sequence_length,
+                               trainer_config.batch_length_buckets)
+        dataset = dataset.unbatch().bucket_by_sequence_length(
+            lambda tokens, label: tf.math.count_nonzero(tokens, dtype=tf.int32),
+            bucket_boundaries=[b + 1 for b in bounds[:-1]],
+            bucket_batch_sizes=[global_batch_size] * len(bounds), no_padding=True)
+        dataset = dataset.map(
+            lambda tokens, labels: _trim_to_bucket(tokens, labels, tf.constant(bounds)))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
