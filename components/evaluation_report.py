@@ -9,9 +9,9 @@ import logging
 import os
 from typing import Any, Dict, List
 
+from tfx import types
 from tfx.dsl.components.base import base_component, base_executor, executor_spec
 from tfx.dsl.io import fileio
-from tfx import types
 from tfx.types import artifact, artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
@@ -22,6 +22,8 @@ _log = logging.getLogger(__name__)
 REPORT_FILE = "report.html"
 SUMMARY_FILE = "summary.json"
 # Keys of the component's inputs: also the roles `imdb-lstm report` looks up in ML Metadata.
+# What the VersionedPusher records on its PushedModel, as the report reads it.
+PUSH_PROPERTIES = ("pushed", "pushed_version", "pushed_destination", "new_version")
 INPUT_KEYS = ("statistics", "anomalies", "transform_graph", "transformed_examples", "model",
               "model_run", "evaluation", "blessing", "baseline_model", "pushed_model")
 
@@ -55,8 +57,7 @@ class EvaluationReportSpec(ComponentSpec):
 
 def push_properties(pushed_model: artifact.Artifact) -> Dict[str, Any]:
     return {name: pushed_model.get_custom_property(name)
-            for name in ("pushed", "pushed_version", "pushed_destination", "new_version")
-            if pushed_model.has_custom_property(name)}
+            for name in PUSH_PROPERTIES if pushed_model.has_custom_property(name)}
 
 
 def write_report(report_summary: Dict[str, Any], directory: str) -> str:

@@ -9,8 +9,8 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
-from components.evaluation_report import (INPUT_KEYS, REPORT_FILE, EvaluationReport,
-                                          EvaluationReportArtifact)
+from components.evaluation_report import (INPUT_KEYS, PUSH_PROPERTIES, REPORT_FILE,
+                                          EvaluationReport, EvaluationReportArtifact)
 from components.report import summary
 from pipeline.pipeline import BASELINE_RESOLVER_ID
 
@@ -148,9 +148,7 @@ def report_inputs(metadata_path: str, pipeline_name: str, run_id: str) -> summar
         pipeline_config=json.loads(recorded["pipeline_config"]) if recorded else None,
         code_version=recorded.get("code_version"),
         data_source=recorded.get("data_source"),
-        push={name: _property(pushed, name) for name in
-              ("pushed", "pushed_version", "pushed_destination", "new_version")}
-        if pushed else None,
+        push={name: _property(pushed, name) for name in PUSH_PROPERTIES} if pushed else None,
         **{f"{key}_uri": artifact.uri for key, artifact in found.items()})
 
 
