@@ -2,6 +2,7 @@
 before TensorFlow starts)."""
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -24,9 +25,10 @@ def prepared(tmp_path_factory):
            and ("/pos/" in path or "/neg/" in path)]
     rows, _ = transformed_data.analyze_and_transform(
         raw, config.TrainerConfig(vocab_size=50, sequence_length=16), workdir)
-    transformed_data.write_examples(rows[: len(rows) * 3 // 4],
-                                    os.path.join(workdir, "train.gz"))
-    transformed_data.write_examples(rows[len(rows) * 3 // 4:], os.path.join(workdir, "eval.gz"))
+    # 33 of 40 for training: two workers' shards of 17 and 16 reviews make 3 and 2 batches of 8,
+    # so multi-worker training must cope with one worker running out first.
+    transformed_data.write_examples(rows[:33], os.path.join(workdir, "train.gz"))
+    transformed_data.write_examples(rows[33:], os.path.join(workdir, "eval.gz"))
     return workdir
 
 
@@ -43,7 +45,7 @@ def test_mirrored_over_two_logical_cpus_trains_and_saves(prepared):
     process = subprocess.run(command, capture_output=True, text=True, timeout=300,
                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert process.returncode == 0, process.stderr
-    assert "MirroredStrategy: 2 replica(s) in sync" in process.stderr
+    assert "mirrored (MirroredStrategy): 2 replica(s) in sync" in process.stderr
     assert "global batch 16" in process.stderr  # 8 per replica x 2 replicas
     assert os.path.exists(os.path.join(serving, "saved_model.pb"))
     history = json.load(open(os.path.join(run, "history.json")))
@@ -67,8 +69,51 @@ def test_auto_on_a_cpu_only_machine_is_the_default_strategy(monkeypatch):
     assert chosen is tf.distribute.get_strategy() and chosen.num_replicas_in_sync == 1
 
 
-def test_multi_worker_is_refused_at_once_with_the_reason():
-    with pytest.raises(strategy.StrategyError, match="keras-team/keras#20585"):
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_multi_worker_trains_two_workers_in_sync_and_only_the_chief_writes(prepared):
+    cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
+    workers = []
+    for index in range(2):
+        command, serving, run = _worker(prepared, f"worker{index}", "--strategy", "multi_worker")
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, env={**os.environ, "TF_CONFIG": tf_config,
+                                                   "TF_CPP_MIN_LOG_LEVEL": "3"})
+        workers.append((process, serving, run))
+    try:
+        logs = [process.communicate(timeout=300)[1] for process, _, _ in workers]
+    finally:
+        for process, _, _ in workers:
+            process.kill()
+    for (process, _, _), log in zip(workers, logs):
+        assert process.returncode == 0, log
+        assert "multi_worker (CollectiveAllReduceStrategy): 2 replica(s) in sync" in log
+        assert "global batch 16" in log  # 8 per replica x 2 workers
+    assert "task worker:0" in logs[0] and "task worker:1" in logs[1]
+    # The metrics are all-reduced: both workers log the same epochs with the same numbers.
+    epoch_lines = [[line.split(": ", 2)[-1] for line in log.splitlines() if "epoch " in line]
+                   for log in logs]
+    assert len(epoch_lines[0]) == 2 and epoch_lines[0] == epoch_lines[1]
+
+    (_, chief_serving, chief_run), (_, worker_serving, worker_run) = workers
+    assert os.path.exists(os.path.join(chief_serving, "saved_model.pb"))
+    assert not os.path.exists(worker_serving) and not os.path.exists(worker_run)
+    history = json.load(open(os.path.join(chief_run, "history.json")))
+    assert set(history) >= {"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds"}
+    assert len(history["val_loss"]) == 2 and 0.0 <= history["val_accuracy"][-1] <= 1.0
+    scored = tf.saved_model.load(chief_serving).signatures["serving_raw_text"](
+        review=tf.constant(["a wonderful film", "dull and awful"]))["probabilities"].numpy()
+    assert scored.shape == (2, 1) and ((scored >= 0) & (scored <= 1)).all()
+
+
+def test_multi_worker_without_tf_config_fails_fast_and_says_why(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(strategy.StrategyError, match="needs TF_CONFIG naming the cluster"):
         strategy.create("multi_worker")
 
 

@@ -3,14 +3,15 @@ SavedModel that embeds the tf.Transform graph, so it scores raw review text."""
 import json
 import logging
 import os
+import tempfile
 import time
-from typing import List
+from typing import List, Optional
 
 import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import config, models, strategy as strategies
+from trainer import config, distributed_loop, models, strategy as strategies
 
 _log = logging.getLogger(__name__)
 
@@ -33,17 +34,23 @@ def _trim_to_bucket(tokens: tf.Tensor, labels: tf.Tensor, bounds: tf.Tensor):
 
 
 def _dataset(file_patterns: List[str], tf_transform_output: tft.TFTransformOutput,
-             trainer_config: config.TrainerConfig, global_batch_size: int,
-             shuffle: bool) -> tf.data.Dataset:
-    files = [f for pattern in file_patterns for f in tf.io.gfile.glob(pattern)]
+             trainer_config: config.TrainerConfig, batch_size: int, shuffle: bool,
+             input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
+    """Batches of (tokens, labels). With an input_context (multi-worker), this input pipeline's
+    shard of the examples in per-replica batches; without, all of them in global batches, which
+    Model.fit splits over the replicas."""
+    files = sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern))
     if not files:
         raise ValueError(f"no transformed examples match {file_patterns}")
     spec = tf_transform_output.transformed_feature_spec()
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    if input_context:
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if shuffle:
         dataset = dataset.shuffle(trainer_config.shuffle_buffer, seed=trainer_config.seed,
                                   reshuffle_each_iteration=True)
-    dataset = dataset.batch(global_batch_size)
+    dataset = dataset.batch(batch_size)
     dataset = dataset.map(lambda records: tf.io.parse_example(records, spec),
                           num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.map(lambda batch: (batch[config.TOKENS_KEY], batch[config.LABEL_KEY]))
@@ -55,7 +62,7 @@ def _dataset(file_patterns: List[str], tf_transform_output: tft.TFTransformOutpu
         dataset = dataset.unbatch().bucket_by_sequence_length(
             lambda tokens, label: tf.math.count_nonzero(tokens, dtype=tf.int32),
             bucket_boundaries=[b + 1 for b in bounds[:-1]],
-            bucket_batch_sizes=[global_batch_size] * len(bounds), no_padding=True)
+            bucket_batch_sizes=[batch_size] * len(bounds), no_padding=True)
         dataset = dataset.map(
             lambda tokens, labels: _trim_to_bucket(tokens, labels, tf.constant(bounds)))
     return dataset.prefetch(tf.data.AUTOTUNE)
@@ -140,21 +147,35 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
               trainer_config.variant, f"{model.count_params():,}", vocabulary_size,
               global_batch_size)
     epoch_log = EpochLog(trainer_config.epochs)
-    history = model.fit(
-        _dataset(train_files, tf_transform_output, trainer_config, global_batch_size,
-                 shuffle=True),
-        validation_data=_dataset(eval_files, tf_transform_output, trainer_config,
-                                 global_batch_size, shuffle=False),
-        epochs=trainer_config.epochs,
-        callbacks=[
-            keras.callbacks.EarlyStopping(monitor="val_loss",
-                                          patience=trainer_config.early_stopping_patience,
-                                          restore_best_weights=True),
-            keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "tensorboard")),
-            epoch_log,
-        ],
-        verbose=0,
-    )
+    chief = strategies.is_chief(strategy)
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor="val_loss",
+                                      patience=trainer_config.early_stopping_patience,
+                                      restore_best_weights=True),
+        epoch_log,
+    ]
+    if chief:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "tensorboard")))
+
+    def dataset(files, shuffle):
+        return lambda input_context=None: _dataset(files, tf_transform_output, trainer_config,
+                                                   global_batch_size, shuffle, input_context)
+
+    if distributed_loop.is_needed(strategy):
+        history = distributed_loop.fit(model, strategy, dataset(train_files, shuffle=True),
+                                       dataset(eval_files, shuffle=False), trainer_config.epochs,
+                                       callbacks)
+    else:
+        history = model.fit(dataset(train_files, shuffle=True)(),
+                            validation_data=dataset(eval_files, shuffle=False)(),
+                            epochs=trainer_config.epochs, callbacks=callbacks, verbose=0)
+    if not chief:
+        # Every worker must take part in saving (it may read variables collectively); only
+        # the chief's copy is kept.
+        with tempfile.TemporaryDirectory() as scratch:
+            export_serving_model(model, tf_transform_output, scratch)
+        _log.info("worker %s done; the chief writes the model", strategies.task_name(strategy))
+        return history
     export_serving_model(model, tf_transform_output, serving_model_dir)
     config_asset = os.path.join(serving_model_dir, CONFIG_ASSET)
     tf.io.gfile.makedirs(os.path.dirname(config_asset))
