@@ -2,7 +2,8 @@
 pipeline, plus the seed's plain-Keras model on the same tokenized data as the speed reference.
 
     .venv/bin/python bench/benchmark.py --data ../shared/data/imdb/aclImdb_labeled.tar.gz \
-        --output-dir /tmp/imdb-bench [--variants basic,stacked] [--write docs/BENCHMARKS.md]
+        --output-dir /tmp/imdb-bench [--config FILE] [--variants basic,stacked] \
+        [--write docs/BENCHMARKS.md]
 
 Each variant is one `imdb-lstm run --variant V` into the same output dir, so ingest, statistics
 and Transform run once and are cached for the others; test accuracy is TFMA's on the 25,000
@@ -16,6 +17,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -24,9 +26,10 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
+from pipeline import config as pipeline_config  # noqa: E402
 from pipeline import outcome  # noqa: E402
 from trainer import models  # noqa: E402
-from trainer.config import LABEL_KEY, TOKENS_KEY, TrainerConfig  # noqa: E402
+from trainer.config import LABEL_KEY, TOKENS_KEY  # noqa: E402
 from trainer.training import EpochLog  # noqa: E402
 
 PIPELINE_NAME = "imdb-lstm-bench"
@@ -39,6 +42,8 @@ def run_variant(variant: str, args) -> dict:
     command = [os.path.join(os.path.dirname(sys.executable), "imdb-lstm"), "run",
                "--data", args.data, "--output-dir", args.output_dir,
                "--pipeline-name", PIPELINE_NAME, "--variant", variant]
+    if args.config:
+        command += ["--config", args.config]
     print(f"[bench] {' '.join(command)}", flush=True)
     process = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT)
     sys.stderr.write(process.stderr)
@@ -60,7 +65,7 @@ def run_variant(variant: str, args) -> dict:
     }
 
 
-def transformed_split(output_dir: str, split: str):
+def transformed_split(output_dir: str, split: str, sequence_length: int):
     """The latest Transform output of the bench pipeline for `split`, as numpy arrays."""
     import numpy as np
     import tensorflow as tf
@@ -69,7 +74,7 @@ def transformed_split(output_dir: str, split: str):
     latest = max(roots, key=lambda p: int(os.path.basename(p)))
     files = glob.glob(os.path.join(latest, f"Split-{split}", "*.gz"))
     tokens, labels = [], []
-    spec = {TOKENS_KEY: tf.io.FixedLenFeature([TrainerConfig().sequence_length], tf.int64),
+    spec = {TOKENS_KEY: tf.io.FixedLenFeature([sequence_length], tf.int64),
             LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)}
     for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(4096):
         parsed = tf.io.parse_example(batch, spec)
@@ -80,11 +85,12 @@ def transformed_split(output_dir: str, split: str):
 
 def plain_keras_reference(args) -> dict:
     """The seed's model as written (post-padding, no mask), fitted with plain Keras on the same
-    tokenized train/eval data: the yardstick for our Trainer's seconds per epoch."""
+    tokenized train/eval data, with the same settings: the yardstick for our Trainer's seconds per
+    epoch."""
     import keras
-    c = TrainerConfig()
-    x_train, y_train = transformed_split(args.output_dir, "train")
-    x_eval, y_eval = transformed_split(args.output_dir, "eval")
+    c = pipeline_config.load(args.config).trainer
+    x_train, y_train = transformed_split(args.output_dir, "train", c.sequence_length)
+    x_eval, y_eval = transformed_split(args.output_dir, "eval", c.sequence_length)
     keras.utils.set_random_seed(c.seed)
     model = keras.Sequential([
         keras.Input(shape=(c.sequence_length,), dtype="int64"),
@@ -107,17 +113,14 @@ def plain_keras_reference(args) -> dict:
             "eval_accuracy": history.history["val_accuracy"][-1]}
 
 
-def _mean(values):
-    return sum(values) / len(values)
-
-
 def table(results, reference, train_examples: int) -> str:
-    ref_seconds = _mean(reference["epoch_seconds"])
-    rows = ["| variant | epochs run | s / epoch | examples / s | peak memory | test accuracy | "
+    # Medians: robust to the other tenants of a shared machine slowing down a few epochs.
+    ref_seconds = statistics.median(reference["epoch_seconds"])
+    rows = ["| variant | epochs run | median s / epoch | examples / s | peak memory | test accuracy | "
             "test AUC | blessed | s / epoch vs. plain Keras |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
     for r in results:
-        seconds = _mean(r["epoch_seconds"])
+        seconds = statistics.median(r["epoch_seconds"])
         rows.append(
             f"| {r['variant']} | {r['epochs_run']} | {seconds:.1f} | "
             f"{train_examples / seconds:,.0f} | {r['peak_memory_gib']:.2f} GiB | "
@@ -144,6 +147,7 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True)
     parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--config", help="YAML settings for every variant and the reference")
     parser.add_argument("--variants", default=",".join(models.variants()))
     parser.add_argument("--write", help="fill the variants table of this markdown file")
     args = parser.parse_args()
