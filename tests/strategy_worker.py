@@ -16,6 +16,9 @@ def main():
     parser.add_argument("--logical-cpus", type=int, default=0)
     parser.add_argument("--serving-dir", required=True)
     parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--crash-after-epoch", type=int, default=0,
+                        help="exit abruptly once this epoch's backup is written")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
@@ -27,9 +30,18 @@ def main():
     import tensorflow_transform as tft
 
     from trainer import config, training
+    if args.crash_after_epoch:
+        backup_epoch_end = training.EpochBackup.on_epoch_end
+
+        def crash_after_backup(self, epoch, logs=None):
+            backup_epoch_end(self, epoch, logs)
+            if epoch + 1 == args.crash_after_epoch:
+                os._exit(75)
+        training.EpochBackup.on_epoch_end = crash_after_backup
     trainer_config = config.TrainerConfig(
-        strategy=args.strategy, epochs=2, batch_size=8, vocab_size=50, sequence_length=16,
-        embedding_dim=8, lstm_units=4, dense_units=4)
+        strategy=args.strategy, epochs=args.epochs, early_stopping_patience=args.epochs,
+        batch_size=8, vocab_size=50, sequence_length=16, embedding_dim=8, lstm_units=4,
+        dense_units=4)
     training.train(trainer_config, tft.TFTransformOutput(os.path.join(args.data, "transform_fn")),
                    glob.glob(os.path.join(args.data, "train*.gz")),
                    glob.glob(os.path.join(args.data, "eval*.gz")),

@@ -62,3 +62,17 @@ def test_loop_drives_keras_callbacks_early_stopping_included():
     best = int(np.argmin(history.history["val_loss"]))
     assert model.evaluate(_dataset(evaluation)(), verbose=0, return_dict=True)["loss"] == \
         pytest.approx(history.history["val_loss"][best], rel=1e-4)
+
+
+def test_loop_trains_under_mixed_precision():
+    config = TrainerConfig(embedding_dim=4, lstm_units=4, dense_units=4, learning_rate=0.01,
+                           precision="mixed_float16")
+    model = models.build(config, VOCABULARY)
+    before = [w.copy() for w in model.get_weights()]
+    train, evaluation = _reviews(30, seed=2), _reviews(13, seed=3)
+    history = distributed_loop.fit(model, tf.distribute.get_strategy(), _dataset(train),
+                                   _dataset(evaluation), epochs=2, callbacks=[])
+    assert np.isfinite(history.history["loss"]).all()
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert any(not np.allclose(b, a) for b, a in zip(before, model.get_weights()))
+    assert model.optimizer.iterations.numpy() == 2 * 4  # every step applied, none skipped

@@ -55,3 +55,20 @@ def test_basic_is_the_seed_architecture():
     assert model.layers[4].units == 32 and model.layers[3].rate == 0.5
     assert model.optimizer.learning_rate.numpy() == pytest.approx(1e-3)
 
+
+
+@pytest.mark.parametrize("variant", models.variants())
+def test_mixed_precision_computes_in_float16_and_answers_in_float32(variant):
+    config = TrainerConfig(**{**CONFIG.to_dict(), "variant": variant, "precision": "mixed_float16"})
+    model = models.build(config, VOCABULARY)
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is left alone
+    recurrent = (keras.layers.LSTM, keras.layers.Bidirectional)
+    lstms = [l for l in model.layers if isinstance(l, recurrent)]
+    assert lstms and all(l.compute_dtype == "float16" and l.variable_dtype == "float32"
+                         for l in lstms)
+    assert model.output.dtype == "float32"
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, VOCABULARY, size=(16, CONFIG.sequence_length))
+    history = model.fit(tokens, rng.integers(0, 2, 16), batch_size=8, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()

@@ -1,7 +1,9 @@
 """Distribution strategies, trained for real in subprocesses (devices and TF_CONFIG must be set
 before TensorFlow starts)."""
+import glob
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -12,7 +14,7 @@ import tensorflow as tf
 
 import synthetic_imdb
 import transformed_data
-from trainer import config, strategy
+from trainer import config, strategy, training
 
 WORKER = os.path.join(os.path.dirname(__file__), "strategy_worker.py")
 
@@ -53,6 +55,47 @@ def test_mirrored_over_two_logical_cpus_trains_and_saves(prepared):
     stored = json.load(open(os.path.join(serving, "assets.extra", "trainer_config.json")))
     assert stored["strategy"] == "mirrored" and stored["batch_size"] == 8
     assert os.listdir(os.path.join(run, "tensorboard"))
+
+
+CRASHED = 75  # strategy_worker's exit status when told to crash
+
+
+def test_an_interrupted_trainer_resumes_from_its_backup_with_the_whole_history(prepared):
+    # TFX's layout: every Trainer execution gets a new run dir under <root>/Trainer/model_run.
+    trainer_root = os.path.join(prepared, "resume", "Trainer")
+    first = [sys.executable, WORKER, "--data", prepared, "--strategy", "default", "--epochs", "4",
+             "--serving-dir", os.path.join(trainer_root, "model", "1"),
+             "--run-dir", os.path.join(trainer_root, "model_run", "1")]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    crashed = subprocess.run(first + ["--crash-after-epoch", "2"], capture_output=True, text=True,
+                             timeout=300, env=env)
+    assert crashed.returncode == CRASHED, crashed.stderr
+    [backup] = glob.glob(os.path.join(trainer_root, "backups", "*"))
+    carried = json.load(open(os.path.join(backup, "history.json")))
+    assert len(carried["loss"]) == 2 and os.path.exists(os.path.join(backup, "latest.weights.h5"))
+
+    rerun = [arg.replace(os.sep + "1", os.sep + "2") for arg in first]
+    resumed = subprocess.run(rerun, capture_output=True, text=True, timeout=300, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming after epoch 2 from the backup in {backup}" in resumed.stderr
+    epochs_trained = re.findall(r"epoch (\d)/4", resumed.stderr)
+    assert epochs_trained == ["3", "4"]
+    history = json.load(open(os.path.join(trainer_root, "model_run", "2", "history.json")))
+    assert len(history["loss"]) == len(history["epoch_seconds"]) == 4
+    assert history["loss"][:2] == carried["loss"]
+    assert not os.path.exists(backup)  # removed once training finished
+    assert os.path.exists(os.path.join(trainer_root, "model", "2", "saved_model.pb"))
+
+
+def test_backups_are_keyed_by_settings_and_inputs():
+    run_dir = "/root/Trainer/model_run/7"
+    base = training.backup_dir(run_dir, config.TrainerConfig(), ["train-1", "eval-1"])
+    assert base.startswith("/root/Trainer/backups/")
+    assert training.backup_dir("/root/Trainer/model_run/8", config.TrainerConfig(),
+                               ["eval-1", "train-1"]) == base
+    longer = config.TrainerConfig(epochs=6)
+    assert training.backup_dir(run_dir, longer, ["train-1", "eval-1"]) != base
+    assert training.backup_dir(run_dir, config.TrainerConfig(), ["train-2", "eval-1"]) != base
 
 
 def test_tpu_without_a_tpu_fails_fast_and_says_why(monkeypatch):

@@ -44,6 +44,8 @@ def length_buckets():
     return [length_bucket(bound) for bound in LENGTH_BUCKET_BOUNDS]
 
 
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
 # Key under which the trainer config travels inside TFX's custom_config.
 CUSTOM_CONFIG_KEY = "trainer"
 # The settings preprocessing_fn reads. Transform gets only these, so changing a training
@@ -74,6 +76,9 @@ class TrainerConfig:
     # is sequence_length long).
     batch_length_buckets: int = 4
     epochs: int = 5
+    # Keras dtype policy: mixed_float16 for GPUs with tensor cores, mixed_bfloat16 for TPUs (and
+    # recent CPUs); the output layer stays float32 either way.
+    precision: str = "float32"
     early_stopping_patience: int = 2
     shuffle_buffer: int = 10_000
     seed: int = 42
@@ -86,6 +91,9 @@ class TrainerConfig:
         if self.strategy not in strategy.STRATEGIES:
             raise ValueError(f"trainer.strategy must be one of {list(strategy.STRATEGIES)}, "
                              f"got {self.strategy!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"trainer.precision must be one of {list(PRECISIONS)}, "
+                             f"got {self.precision!r}")
         for name in ("vocab_size", "sequence_length", "embedding_dim", "lstm_units", "dense_units",
                      "batch_size", "epochs", "batch_length_buckets"):
             if getattr(self, name) < 1:

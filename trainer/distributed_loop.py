@@ -97,7 +97,8 @@ def fit(model: keras.Model, strategy: tf.distribute.Strategy, train_dataset_fn: 
                                                  epochs=epochs, verbose=0)
     model.stop_training = False
     callback_list.on_train_begin()
-    for epoch in range(epochs):
+    # A BackupAndRestore callback sets _initial_epoch in on_train_begin when it resumes.
+    for epoch in range(model._initial_epoch or 0, epochs):
         callback_list.on_epoch_begin(epoch)
         logs = {**epoch_logs(train_step, train_data),
                 **epoch_logs(eval_step, eval_data, prefix="val_")}

@@ -35,7 +35,13 @@ def variants():
 
 def build(trainer_config: TrainerConfig, vocabulary_size: int) -> keras.Model:
     """Builds and compiles the configured variant; `vocabulary_size` counts padding and OOV ids."""
-    model = _REGISTRY[trainer_config.variant](trainer_config, vocabulary_size)
+    global_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(trainer_config.precision)
+    try:
+        model = _REGISTRY[trainer_config.variant](trainer_config, vocabulary_size)
+    finally:
+        keras.config.set_dtype_policy(global_policy)
+    # Under mixed_float16, compile wraps the optimizer in a LossScaleOptimizer.
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=trainer_config.learning_rate,
                                         clipnorm=trainer_config.clipnorm),
@@ -53,7 +59,9 @@ def _embedded_tokens(c: TrainerConfig, vocabulary_size: int):
 
 
 def _probability_of_positive(tokens, features, name: str) -> keras.Model:
-    return keras.Model(tokens, keras.layers.Dense(1, activation="sigmoid")(features), name=name)
+    # float32 whatever the precision: a stable sigmoid and loss, and what serving returns.
+    head = keras.layers.Dense(1, activation="sigmoid", dtype="float32")
+    return keras.Model(tokens, head(features), name=name)
 
 
 @register("basic")

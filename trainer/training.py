@@ -1,11 +1,12 @@
 """TFX Trainer `run_fn`: trains the configured variant on transformed examples and exports a
 SavedModel that embeds the tf.Transform graph, so it scores raw review text."""
+import hashlib
 import json
 import logging
 import os
 import tempfile
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import keras
 import tensorflow as tf
@@ -114,28 +115,75 @@ def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransfor
 
 
 class EpochLog(keras.callbacks.Callback):
-    """One readable line per epoch in the run's log, whatever Keras' own verbosity, and each
-    epoch's wall time (training and validation) for the history file."""
+    """One readable line per epoch in the run's log, whatever Keras' own verbosity, and the record
+    of every epoch (train and eval metrics, wall seconds) that becomes history.json."""
 
     def __init__(self, epochs: int):
         super().__init__()
         self._epochs = epochs
         self._started = 0.0
-        self.seconds: List[float] = []
+        self.history: Dict[str, List[float]] = {}
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(round(time.monotonic() - self._started, 2))
+        seconds = round(time.monotonic() - self._started, 2)
+        for key, value in {**(logs or {}), "epoch_seconds": seconds}.items():
+            self.history.setdefault(key, []).append(float(value))
         metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted((logs or {}).items()))
-        _log.info("epoch %d/%d (%.1f s): %s", epoch + 1, self._epochs, self.seconds[-1], metrics)
+        _log.info("epoch %d/%d (%.1f s): %s", epoch + 1, self._epochs, seconds, metrics)
+
+
+class EpochBackup(keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore (weights, optimizer state and epoch after every epoch; restored at
+    the start, deleted once training ends) plus the epochs' history, so a Trainer that was
+    interrupted resumes where it stopped and its history.json still covers every epoch.
+    Every worker restores; only the chief writes."""
+
+    _HISTORY = "history.json"
+
+    def __init__(self, backup_dir: str, epoch_log: EpochLog, chief: bool):
+        super().__init__(backup_dir)
+        self._epoch_log = epoch_log
+        self._chief = chief
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        history = os.path.join(self.backup_dir, self._HISTORY)
+        if self.model._initial_epoch and tf.io.gfile.exists(history):
+            with tf.io.gfile.GFile(history) as f:
+                self._epoch_log.history = json.load(f)
+            _log.warning("resuming after epoch %d from the backup in %s",
+                         self.model._initial_epoch, self.backup_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._chief:
+            super().on_epoch_end(epoch, logs)
+            with tf.io.gfile.GFile(os.path.join(self.backup_dir, self._HISTORY), "w") as f:
+                json.dump(self._epoch_log.history, f)
+
+    def on_train_end(self, logs=None):
+        if self._chief:
+            super().on_train_end(logs)
+
+
+def backup_dir(run_dir: str, trainer_config: config.TrainerConfig, inputs: List[str]) -> str:
+    """A backup location that outlives the execution: TFX gives every Trainer execution a new
+    run dir (<pipeline root>/Trainer/model_run/<execution id>), so a backup beside it would never
+    be found again. Keyed by the settings and input files, so only a re-run of the same training
+    resumes from it."""
+    training = {"settings": trainer_config.to_dict(), "inputs": sorted(inputs)}
+    key = hashlib.sha256(json.dumps(training, sort_keys=True).encode()).hexdigest()[:16]
+    trainer_root = os.path.dirname(os.path.dirname(os.path.normpath(run_dir)))
+    return os.path.join(trainer_root, "backups", key)
 
 
 def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTransformOutput,
           train_files: List[str], eval_files: List[str], serving_model_dir: str,
-          run_dir: str) -> keras.callbacks.History:
-    """Trains and exports; model code only, no TFX types, so tests and benchmarks call it too."""
+          run_dir: str) -> Dict[str, List[float]]:
+    """Trains and exports; model code only, no TFX types, so tests and benchmarks call it too.
+    Returns what history.json holds: each epoch's metrics and seconds."""
     keras.utils.set_random_seed(trainer_config.seed)
     strategy = strategies.create(trainer_config.strategy)
     global_batch_size = trainer_config.batch_size * strategy.num_replicas_in_sync
@@ -148,11 +196,13 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
               global_batch_size)
     epoch_log = EpochLog(trainer_config.epochs)
     chief = strategies.is_chief(strategy)
+    inputs = train_files + eval_files + [tf_transform_output.transform_savedmodel_dir]
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss",
                                       patience=trainer_config.early_stopping_patience,
                                       restore_best_weights=True),
-        epoch_log,
+        epoch_log,  # before the backup, which stores the history including this epoch
+        EpochBackup(backup_dir(run_dir, trainer_config, inputs), epoch_log, chief),
     ]
     if chief:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "tensorboard")))
@@ -162,20 +212,19 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
                                                    global_batch_size, shuffle, input_context)
 
     if distributed_loop.is_needed(strategy):
-        history = distributed_loop.fit(model, strategy, dataset(train_files, shuffle=True),
-                                       dataset(eval_files, shuffle=False), trainer_config.epochs,
-                                       callbacks)
+        distributed_loop.fit(model, strategy, dataset(train_files, shuffle=True),
+                             dataset(eval_files, shuffle=False), trainer_config.epochs, callbacks)
     else:
-        history = model.fit(dataset(train_files, shuffle=True)(),
-                            validation_data=dataset(eval_files, shuffle=False)(),
-                            epochs=trainer_config.epochs, callbacks=callbacks, verbose=0)
+        model.fit(dataset(train_files, shuffle=True)(),
+                  validation_data=dataset(eval_files, shuffle=False)(),
+                  epochs=trainer_config.epochs, callbacks=callbacks, verbose=0)
     if not chief:
         # Every worker must take part in saving (it may read variables collectively); only
         # the chief's copy is kept.
         with tempfile.TemporaryDirectory() as scratch:
             export_serving_model(model, tf_transform_output, scratch)
         _log.info("worker %s done; the chief writes the model", strategies.task_name(strategy))
-        return history
+        return epoch_log.history
     export_serving_model(model, tf_transform_output, serving_model_dir)
     config_asset = os.path.join(serving_model_dir, CONFIG_ASSET)
     tf.io.gfile.makedirs(os.path.dirname(config_asset))
@@ -183,6 +232,6 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
         json.dump(trainer_config.to_dict(), f, indent=2, sort_keys=True)
     tf.io.gfile.makedirs(run_dir)
     with tf.io.gfile.GFile(os.path.join(run_dir, HISTORY_FILE), "w") as f:
-        json.dump({**history.history, "epoch_seconds": epoch_log.seconds}, f, indent=2)
+        json.dump(epoch_log.history, f, indent=2)
     _log.info("exported SavedModel to %s", serving_model_dir)
-    return history
+    return epoch_log.history
