@@ -37,7 +37,7 @@ def _trim_to_bucket(tokens: tf.Tensor, labels: tf.Tensor, bounds: tf.Tensor):
 def _dataset(file_patterns: List[str], tf_transform_output: tft.TFTransformOutput,
              trainer_config: config.TrainerConfig, batch_size: int, shuffle: bool,
              input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
-    """Batches of (tokens, labels). With an input_context (multi-worker), this input pipeline's
+    """Batches of (tokens, labels). With an input_context (several replicas), this input pipeline's
     shard of the examples in per-replica batches; without, all of them in global batches, which
     Model.fit splits over the replicas."""
     files = sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern))
