@@ -63,19 +63,21 @@ CRASHED = 75  # strategy_worker's exit status when told to crash
 def test_an_interrupted_trainer_resumes_from_its_backup_with_the_whole_history(prepared):
     # TFX's layout: every Trainer execution gets a new run dir under <root>/Trainer/model_run.
     trainer_root = os.path.join(prepared, "resume", "Trainer")
-    first = [sys.executable, WORKER, "--data", prepared, "--strategy", "default", "--epochs", "4",
-             "--serving-dir", os.path.join(trainer_root, "model", "1"),
-             "--run-dir", os.path.join(trainer_root, "model_run", "1")]
+
+    def execution(number: str):
+        return [sys.executable, WORKER, "--data", prepared, "--strategy", "default",
+                "--epochs", "4", "--serving-dir", os.path.join(trainer_root, "model", number),
+                "--run-dir", os.path.join(trainer_root, "model_run", number)]
+
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    crashed = subprocess.run(first + ["--crash-after-epoch", "2"], capture_output=True, text=True,
-                             timeout=300, env=env)
+    crashed = subprocess.run(execution("1") + ["--crash-after-epoch", "2"], capture_output=True,
+                             text=True, timeout=300, env=env)
     assert crashed.returncode == CRASHED, crashed.stderr
     [backup] = glob.glob(os.path.join(trainer_root, "backups", "*"))
     carried = json.load(open(os.path.join(backup, "history.json")))
     assert len(carried["loss"]) == 2 and os.path.exists(os.path.join(backup, "latest.weights.h5"))
 
-    rerun = [arg.replace(os.sep + "1", os.sep + "2") for arg in first]
-    resumed = subprocess.run(rerun, capture_output=True, text=True, timeout=300, env=env)
+    resumed = subprocess.run(execution("2"), capture_output=True, text=True, timeout=300, env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming after epoch 2 from the backup in {backup}" in resumed.stderr
     epochs_trained = re.findall(r"epoch (\d)/4", resumed.stderr)

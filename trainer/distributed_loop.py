@@ -15,12 +15,13 @@ from typing import Callable, List
 import keras
 import tensorflow as tf
 
+from trainer import strategy as strategies
+
 DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
 
 
 def is_needed(strategy: tf.distribute.Strategy) -> bool:
-    return (strategy.num_replicas_in_sync > 1
-            or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy))
+    return strategy.num_replicas_in_sync > 1 or strategies.is_multi_worker(strategy)
 
 
 def _batch_sums(model: keras.Model, tokens, labels, training: bool):

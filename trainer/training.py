@@ -141,8 +141,6 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
     interrupted resumes where it stopped and its history.json still covers every epoch.
     Every worker restores; only the chief writes."""
 
-    _HISTORY = "history.json"
-
     def __init__(self, backup_dir: str, epoch_log: EpochLog, chief: bool):
         super().__init__(backup_dir)
         self._epoch_log = epoch_log
@@ -150,7 +148,7 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        history = os.path.join(self.backup_dir, self._HISTORY)
+        history = os.path.join(self.backup_dir, HISTORY_FILE)
         if self.model._initial_epoch and tf.io.gfile.exists(history):
             with tf.io.gfile.GFile(history) as f:
                 self._epoch_log.history = json.load(f)
@@ -160,7 +158,7 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
     def on_epoch_end(self, epoch, logs=None):
         if self._chief:
             super().on_epoch_end(epoch, logs)
-            with tf.io.gfile.GFile(os.path.join(self.backup_dir, self._HISTORY), "w") as f:
+            with tf.io.gfile.GFile(os.path.join(self.backup_dir, HISTORY_FILE), "w") as f:
                 json.dump(self._epoch_log.history, f)
 
     def on_train_end(self, logs=None):
