@@ -34,8 +34,9 @@ from trainer.training import EpochLog  # noqa: E402
 
 PIPELINE_NAME = "imdb-lstm-bench"
 TABLE_START, TABLE_END = "<!-- variants-table:start -->", "<!-- variants-table:end -->"
-_TRAINER_DONE = re.compile(r"\[Trainer\] done \((?P<seconds>[\d.]+) s, peak memory "
-                           r"(?P<memory>[\d.]+) GiB\)")
+_DONE = r"\[{}\] done \((?P<seconds>[\d.]+) s, peak memory (?P<memory>[\d.]+) GiB\)"
+_TRAINER_DONE = re.compile(_DONE.format("Trainer"))
+_PRETRAINER_DONE = re.compile(_DONE.format("Pretrainer"))
 
 
 def run_variant(variant: str, args) -> dict:
@@ -44,6 +45,8 @@ def run_variant(variant: str, args) -> dict:
                "--pipeline-name", PIPELINE_NAME, "--variant", variant]
     if args.config:
         command += ["--config", args.config]
+    if args.unlabelled_data:
+        command += ["--unlabelled-data", args.unlabelled_data]
     print(f"[bench] {' '.join(command)}", flush=True)
     process = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT)
     sys.stderr.write(process.stderr)
@@ -53,11 +56,13 @@ def run_variant(variant: str, args) -> dict:
         os.path.join(args.output_dir, "metadata", PIPELINE_NAME, "metadata.db"), PIPELINE_NAME)
     history = json.load(open(os.path.join(run.output_uris["ModelRun"], "history.json")))
     trainer = _TRAINER_DONE.search(process.stderr)
+    pretrainer = _PRETRAINER_DONE.search(process.stderr)  # the first variant's; cached after
     return {
         "variant": variant,
         "epochs_run": len(history["loss"]),
         "epoch_seconds": history["epoch_seconds"],
         "peak_memory_gib": float(trainer["memory"]) if trainer else None,
+        "pretraining_seconds": float(pretrainer["seconds"]) if pretrainer else None,
         "test_accuracy": run.metrics["binary_accuracy"],
         "test_auc": run.metrics["auc"],
         "blessed": run.blessed,
@@ -149,6 +154,8 @@ def main():
     parser.add_argument("--data", required=True)
     parser.add_argument("--output-dir", required=True)
     parser.add_argument("--config", help="YAML settings for every variant and the reference")
+    parser.add_argument("--unlabelled-data", help="unlabelled reviews for pretraining, if the "
+                        "config asks for it (default: those of --data)")
     parser.add_argument("--variants", default=",".join(models.variants()))
     parser.add_argument("--write", help="fill the variants table of this markdown file")
     args = parser.parse_args()
@@ -160,6 +167,9 @@ def main():
     machine = (f"{os.cpu_count()} CPU, {platform.platform()}, Python {platform.python_version()}"
                f"; {datetime.date.today().isoformat()}; {time.time() - started:.0f} s in all")
     command = "python bench/benchmark.py " + " ".join(sys.argv[1:])
+    pretraining = [r["pretraining_seconds"] for r in results if r["pretraining_seconds"]]
+    if pretraining:
+        machine += f"; pretraining {pretraining[0]:.0f} s, once for every variant"
     report = f"{text}\n\nMeasured by `{command}` ({machine})."
     print(report)
     with open(os.path.join(args.output_dir, "benchmark.json"), "w") as f:

@@ -15,7 +15,7 @@ from typing import Optional
 
 from tfx.dsl.io import fileio
 
-from components.imdb_reader import ARCHIVE_SUFFIXES, CLASS_LABELS, OFFICIAL_SPLITS, IngestError
+from components.imdb_reader import ARCHIVE_SUFFIXES, IngestError, review_folders
 
 _log = logging.getLogger(__name__)
 
@@ -39,9 +39,10 @@ class DataSource:
         return posixpath.join(self.input_base, self.pattern)
 
 
-def resolve(data: str, cache_dir: str = DEFAULT_CACHE_DIR,
-            sha256: Optional[str] = None) -> DataSource:
-    """Checks `data` exists and has the aclImdb layout; downloads URLs. Raises IngestError."""
+def resolve(data: str, cache_dir: str = DEFAULT_CACHE_DIR, sha256: Optional[str] = None,
+            unlabelled: bool = False) -> DataSource:
+    """Checks `data` exists and has the aclImdb layout (its labelled folders, or with
+    `unlabelled` its train/unsup folder); downloads URLs. Raises IngestError."""
     if urllib.parse.urlparse(data).scheme in ("http", "https"):
         return _archive_source(download(data, cache_dir, sha256))
     if data.endswith(ARCHIVE_SUFFIXES):
@@ -53,11 +54,12 @@ def resolve(data: str, cache_dir: str = DEFAULT_CACHE_DIR,
     root = data if "://" in data else os.path.abspath(data)
     nested = posixpath.join(root, "aclImdb")
     tree, prefix = (nested, "aclImdb/") if fileio.isdir(nested) else (root, "")
-    missing = [f"{split}/{folder}" for split in OFFICIAL_SPLITS for folder in CLASS_LABELS
-               if not fileio.isdir(posixpath.join(tree, split, folder))]
+    missing = [folder for folder in review_folders(unlabelled)
+               if not fileio.isdir(posixpath.join(tree, folder))]
     if missing:
         raise IngestError(f"{tree}: missing folder(s) {', '.join(missing)}; expected the "
-                          "aclImdb layout {train,test}/{pos,neg}/{id}_{rating}.txt")
+                          "aclImdb layout {train,test}/{pos,neg}/{id}_{rating}.txt"
+                          + (", train/unsup/{id}_0.txt" if unlabelled else ""))
     return DataSource(root, prefix + "*/*/*.txt")
 
 

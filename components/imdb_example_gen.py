@@ -6,6 +6,10 @@ directory of dated spans plugs in through `range_config` and patterns. The one i
 the source (an archive, or a glob over an extracted tree). Official `train` reviews are partitioned
 by `output_config` hash buckets (by default train 90 / eval 10, the eval split for early stopping);
 official `test` reviews become the `test` split, which only the Evaluator reads.
+
+UnlabelledImdbExampleGen reads the unlabelled reviews (`train/unsup`) of such a source into
+`train` and `eval` splits by the same hash buckets, for pretraining: their tf.Examples carry no
+label and no rating.
 """
 import hashlib
 import itertools
@@ -45,25 +49,29 @@ def to_example(review: imdb_reader.Review) -> tf.train.Example:
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode("utf-8")]))
 
     word_count = len(review.text.split())
-    return tf.train.Example(features=tf.train.Features(feature={
+    feature = {
         config.REVIEW_KEY: text(review.text),
-        config.LABEL_KEY: int64(review.label),
-        config.RATING_KEY: int64(review.rating),
         config.WORD_COUNT_KEY: int64(word_count),
         config.LENGTH_BUCKET_KEY: text(config.length_bucket(word_count)),
-    }))
+    }
+    if review.label is not None:
+        feature[config.LABEL_KEY] = int64(review.label)
+        feature[config.RATING_KEY] = int64(review.rating)
+    return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
 class _ReadReviews(beam.DoFn):
-    def __init__(self, input_base: str):
+    def __init__(self, input_base: str, unlabelled: bool):
         super().__init__()
         self._input_base = input_base
+        self._unlabelled = unlabelled
         self._undecodable = beam.metrics.Metrics.counter("imdb_ingest", "non_utf8_reviews")
         self._reviews = beam.metrics.Metrics.counter("imdb_ingest", "reviews")
 
     def process(self, pattern: str):
         for review in imdb_reader.read_source(self._input_base, pattern, fileio.glob,
-                                              lambda path: fileio.open(path, "rb")):
+                                              lambda path: fileio.open(path, "rb"),
+                                              self._unlabelled):
             self._reviews.inc()
             if review.undecodable_bytes:
                 self._undecodable.inc()
@@ -96,6 +104,9 @@ def _parse_configs(exec_properties: Dict[str, Any]):
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+    """Labelled reviews; the official test reviews become the extra `test` split."""
+
+    unlabelled = False
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         raise NotImplementedError("ImdbExampleGen generates its splits in GenerateExamplesByBeam")
@@ -110,13 +121,14 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         if TEST_SPLIT in partition.names:
             raise ValueError(f"output_config may not name a '{TEST_SPLIT}' split: it is the "
                              "official test set")
-        names = partition.names + [TEST_SPLIT]
+        names = partition.names + ([] if self.unlabelled else [TEST_SPLIT])
         self._examples.split_names = artifact_utils.encode_split_names(names)
         parts = (
             pipeline
             | "SourcePattern" >> beam.Create([input_config.splits[0].pattern])
             | "ReadReviews" >> beam.ParDo(
-                _ReadReviews(exec_properties[standard_component_specs.INPUT_BASE_KEY]))
+                _ReadReviews(exec_properties[standard_component_specs.INPUT_BASE_KEY],
+                             self.unlabelled))
             | "Partition" >> beam.Partition(partition, len(names)))
         return {name: part | f"ToExample[{name}]" >> beam.Map(to_example)
                 for name, part in zip(names, parts)}
@@ -124,7 +136,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
            exec_properties: Dict[str, Any]) -> None:
         # The base class names the output splits after output_config alone, then calls
-        # GenerateExamplesByBeam, which adds the official test split to the names.
+        # GenerateExamplesByBeam, which adds the official test split (if any) to the names.
         self._examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY])
         super().Do(input_dict, output_dict, exec_properties)
@@ -144,3 +156,16 @@ class ImdbExampleGen(FileBasedExampleGen):
             output_config=output_config(holdout_percent),
             range_config=range_config,
         )
+
+
+class UnlabelledExecutor(Executor):
+    """Unlabelled reviews (train/unsup), hash-partitioned like the official training reviews."""
+
+    unlabelled = True
+
+
+class UnlabelledImdbExampleGen(ImdbExampleGen):
+    """Reads the unlabelled IMDB reviews of `input_base`/`source_pattern`; see the module
+    docstring."""
+
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(UnlabelledExecutor)

@@ -1,8 +1,9 @@
-"""Reads labelled IMDB reviews in the Stanford aclImdb layout, validating as it goes.
+"""Reads IMDB reviews in the Stanford aclImdb layout, validating as it goes.
 
-Layout: `[aclImdb/]{train,test}/{pos,neg}/{id}_{rating}.txt`, ratings 1-4 under `neg` and 7-10
-under `pos`. Everything else in the archive (`unsup/`, `urls_*.txt`, bag-of-words files, README)
-is skipped. A `.tar.gz` is read as a stream, never extracted to disk.
+Labelled: `[aclImdb/]{train,test}/{pos,neg}/{id}_{rating}.txt`, ratings 1-4 under `neg` and 7-10
+under `pos`. Unlabelled: `[aclImdb/]train/unsup/{id}_0.txt`. A reader reads one of the two kinds;
+everything else in the archive (the other kind, `urls_*.txt`, bag-of-words files, README) is
+skipped. A `.tar.gz` is read as a stream, never extracted to disk.
 """
 import collections
 import dataclasses
@@ -18,6 +19,10 @@ _log = logging.getLogger(__name__)
 OFFICIAL_SPLITS = ("train", "test")
 CLASS_LABELS = {"neg": 0, "pos": 1}
 RATINGS_BY_CLASS = {"neg": range(1, 5), "pos": range(7, 11)}
+LABELLED_FOLDERS = tuple(f"{split}/{label_folder}" for split in OFFICIAL_SPLITS
+                         for label_folder in CLASS_LABELS)
+UNLABELLED_FOLDER = "train/unsup"
+UNLABELLED_RATING = 0  # what the file names of unlabelled reviews carry
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 
 _FILE_NAME = re.compile(r"^(?P<id>\d+)_(?P<rating>\d+)\.txt$")
@@ -30,22 +35,25 @@ class IngestError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Review:
     split: str  # official split: 'train' or 'test'
-    label: int
+    label: Optional[int]  # None for an unlabelled review
     rating: int
     text: str
-    key: str  # '{split}/{class}/{file}', the same for an archive and an extracted directory
+    key: str  # '{split}/{folder}/{file}', the same for an archive and an extracted directory
     undecodable_bytes: int
 
 
-def review_location(path: str) -> Optional[Tuple[str, str, str]]:
-    """(split, class, file name) if `path` lies in a labelled review folder, else None."""
+def review_folders(unlabelled: bool) -> Tuple[str, ...]:
+    """The '{split}/{folder}' folders a reader of that kind of reviews reads."""
+    return (UNLABELLED_FOLDER,) if unlabelled else LABELLED_FOLDERS
+
+
+def review_location(path: str, folders: Tuple[str, ...]) -> Optional[Tuple[str, str, str]]:
+    """(split, folder, file name) if `path` lies in one of `folders`, else None."""
     parts = path.split("/")
     if len(parts) < 3:
         return None
-    split, label_folder, file_name = parts[-3:]
-    if split in OFFICIAL_SPLITS and label_folder in CLASS_LABELS:
-        return split, label_folder, file_name
-    return None
+    split, folder, file_name = parts[-3:]
+    return (split, folder, file_name) if f"{split}/{folder}" in folders else None
 
 
 def check_member_path(source: str, path: str) -> None:
@@ -55,21 +63,27 @@ def check_member_path(source: str, path: str) -> None:
         raise IngestError(f"{source}: member {path!r} contains '..'; refusing to read it")
 
 
-def parse_review(source: str, path: str, data: bytes) -> Optional[Review]:
-    """Parses one file; None if it is not a labelled review. `source` names it in errors."""
-    location = review_location(path)
+def _check_rating(where: str, folder: str, rating: int) -> None:
+    allowed = RATINGS_BY_CLASS.get(folder, range(UNLABELLED_RATING, UNLABELLED_RATING + 1))
+    if rating not in allowed:
+        expected = "-".join(str(r) for r in sorted({allowed.start, allowed.stop - 1}))
+        raise IngestError(f"{where}: rating {rating} is inconsistent with folder "
+                          f"'{folder}' (expects {expected})")
+
+
+def parse_review(source: str, path: str, data: bytes,
+                 folders: Tuple[str, ...] = LABELLED_FOLDERS) -> Optional[Review]:
+    """Parses one file; None if it lies outside `folders`. `source` names it in errors."""
+    location = review_location(path, folders)
     if location is None:
         return None
-    split, label_folder, file_name = location
+    split, folder, file_name = location
     where = f"{source}: {path}"
     match = _FILE_NAME.match(file_name)
     if not match:
         raise IngestError(f"{where}: file name is not '{{id}}_{{rating}}.txt'")
     rating = int(match["rating"])
-    allowed = RATINGS_BY_CLASS[label_folder]
-    if rating not in allowed:
-        raise IngestError(f"{where}: rating {rating} is inconsistent with folder "
-                          f"'{label_folder}' (expects {allowed.start}-{allowed.stop - 1})")
+    _check_rating(where, folder, rating)
     try:
         text, undecodable = data.decode("utf-8"), 0
     except UnicodeDecodeError:
@@ -79,57 +93,58 @@ def parse_review(source: str, path: str, data: bytes) -> Optional[Review]:
                      undecodable)
     if not text.strip():
         raise IngestError(f"{where}: the review is empty")
-    return Review(split=split, label=CLASS_LABELS[label_folder], rating=rating, text=text,
-                  key=f"{split}/{label_folder}/{file_name}", undecodable_bytes=undecodable)
+    return Review(split=split, label=CLASS_LABELS.get(folder), rating=rating, text=text,
+                  key=f"{split}/{folder}/{file_name}", undecodable_bytes=undecodable)
 
 
-def read_archive(path: str, opener: Callable[[str], BinaryIO]) -> Iterator[Review]:
+def read_archive(path: str, opener: Callable[[str], BinaryIO],
+                 folders: Tuple[str, ...] = LABELLED_FOLDERS) -> Iterator[Review]:
     """Streams reviews out of a gzipped tar archive opened with `opener` (local or remote fs)."""
     try:
         with opener(path) as raw, tarfile.open(fileobj=raw, mode="r|gz") as archive:
             for member in archive:
                 check_member_path(path, member.name)
-                if not member.isfile() or review_location(member.name) is None:
+                if not member.isfile() or review_location(member.name, folders) is None:
                     continue
-                review = parse_review(path, member.name, archive.extractfile(member).read())
-                if review is not None:
-                    yield review
+                yield parse_review(path, member.name, archive.extractfile(member).read(),
+                                   folders)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
         raise IngestError(f"{path}: corrupt or truncated archive ({type(e).__name__}: {e}); "
                           "download it again or pass the extracted directory") from e
 
 
-def read_files(root: str, relative_paths: Iterable[str],
-               opener: Callable[[str], BinaryIO]) -> Iterator[Review]:
+def read_files(root: str, relative_paths: Iterable[str], opener: Callable[[str], BinaryIO],
+               folders: Tuple[str, ...] = LABELLED_FOLDERS) -> Iterator[Review]:
     """Reads reviews from files of an extracted aclImdb tree under `root`."""
     for relative in sorted(relative_paths):
         check_member_path(root, relative)
-        if review_location(relative) is None:
+        if review_location(relative, folders) is None:
             continue
         with opener(posixpath.join(root, relative)) as f:
-            review = parse_review(root, relative, f.read())
-        if review is not None:
-            yield review
+            yield parse_review(root, relative, f.read(), folders)
 
 
 def read_source(input_base: str, pattern: str, glob: Callable[[str], Iterable[str]],
-                opener: Callable[[str], BinaryIO]) -> Iterator[Review]:
+                opener: Callable[[str], BinaryIO], unlabelled: bool = False) -> Iterator[Review]:
     """Reviews of one data source: `pattern` (relative to `input_base`) names an archive or globs
-    the review files of an extracted tree. Fails if a split or class folder yields nothing."""
+    the review files of an extracted tree. The labelled reviews, or with `unlabelled` the
+    unlabelled ones. Fails if a folder it reads yields nothing."""
     source = posixpath.join(input_base, pattern)
+    folders = review_folders(unlabelled)
     if pattern.endswith(ARCHIVE_SUFFIXES):
-        reviews = read_archive(source, opener)
+        reviews = read_archive(source, opener, folders)
     else:
         prefix = input_base.rstrip("/") + "/"
-        reviews = read_files(input_base, [p[len(prefix):] for p in glob(source)], opener)
+        reviews = read_files(input_base, [p[len(prefix):] for p in glob(source)], opener,
+                             folders)
     counts: Counter[str] = collections.Counter()
     for review in reviews:
         counts[review.key.rsplit("/", 1)[0]] += 1
         yield review
-    missing = [f"{split}/{folder}" for split in OFFICIAL_SPLITS for folder in CLASS_LABELS
-               if not counts[f"{split}/{folder}"]]
+    missing = [folder for folder in folders if not counts[folder]]
     if missing:
-        raise IngestError(f"{source}: no reviews under {', '.join(missing)}: a split or class "
-                          "folder is missing (expected [aclImdb/]{train,test}/{pos,neg}/"
-                          "{id}_{rating}.txt)")
+        expected = ("train/unsup/{id}_0.txt" if unlabelled
+                    else "{train,test}/{pos,neg}/{id}_{rating}.txt")
+        raise IngestError(f"{source}: no reviews under {', '.join(missing)}: a folder is "
+                          f"missing (expected [aclImdb/]{expected})")
     _log.info("%s: read %s", source, ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))

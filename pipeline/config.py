@@ -13,7 +13,8 @@ from typing import Any, Dict, List, Mapping, Optional
 import yaml
 
 from components.data_source import DEFAULT_CACHE_DIR, STANFORD_URL
-from trainer.config import CUSTOM_CONFIG_KEY, TRANSFORM_SETTINGS, TrainerConfig
+from trainer.config import (CUSTOM_CONFIG_KEY, PRETRAINING_SETTINGS, TRANSFORM_SETTINGS,
+                            TrainerConfig)
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV_PREFIX = "IMDB_LSTM_"
@@ -26,6 +27,10 @@ class PipelineConfig:
     # A directory in the aclImdb layout, a .tar.gz of it, or an http(s) URL of such an archive.
     data: str = STANFORD_URL
     data_sha256: Optional[str] = None
+    # Unlabelled reviews for pretraining (trainer.pretrain_epochs > 0): the train/unsup folder of
+    # a directory, .tar.gz or URL in the aclImdb layout. None: those of `data` (the Stanford
+    # archive has them).
+    unlabelled_data: Optional[str] = None
     # Everything the pipeline writes goes under here, outside the source tree.
     output_dir: str = os.path.join(os.path.expanduser("~"), "imdb-lstm-tfx")
     download_cache_dir: str = DEFAULT_CACHE_DIR
@@ -73,8 +78,14 @@ class PipelineConfig:
         return {CUSTOM_CONFIG_KEY: self.trainer.to_dict()}
 
     def transform_custom_config(self) -> Dict[str, Any]:
+        return self._trainer_settings(TRANSFORM_SETTINGS)
+
+    def pretrainer_custom_config(self) -> Dict[str, Any]:
+        return self._trainer_settings(PRETRAINING_SETTINGS)
+
+    def _trainer_settings(self, names) -> Dict[str, Any]:
         trainer = self.trainer.to_dict()
-        return {CUSTOM_CONFIG_KEY: {name: trainer[name] for name in TRANSFORM_SETTINGS}}
+        return {CUSTOM_CONFIG_KEY: {name: trainer[name] for name in names}}
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

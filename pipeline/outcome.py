@@ -12,10 +12,13 @@ from tfx.orchestration import metadata
 from components.evaluation_report import (INPUT_KEYS, PUSH_PROPERTIES, REPORT_FILE,
                                           EvaluationReport, EvaluationReportArtifact)
 from components.report import summary
-from pipeline.pipeline import BASELINE_RESOLVER_ID
+from components.imdb_example_gen import UnlabelledImdbExampleGen
+from pipeline.pipeline import BASELINE_RESOLVER_ID, PRETRAINER_ID
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+# Their Examples, Model and ModelRun are pretraining's, not the classifier's.
+_PRETRAINING_NODES = (UnlabelledImdbExampleGen.__name__, PRETRAINER_ID)
 
 
 
@@ -103,7 +106,8 @@ def _outcome(store: mlmd.MetadataStore, run: metadata_store_pb2.Context) -> RunO
     nodes = _node_names(store, executions)
     states = {nodes[e.id]: _STATES[e.last_known_state] for e in executions}
     types = {t.id: t.name for t in store.get_artifact_types()}
-    by_type = {types[a.type_id]: a for a in _output_artifacts(store, executions)}
+    by_type = {types[a.type_id]: a for a in _output_artifacts(
+        store, [e for e in executions if nodes[e.id] not in _PRETRAINING_NODES])}
     blessing, pushed, evaluation = (by_type.get("ModelBlessing"), by_type.get("PushedModel"),
                                     by_type.get("ModelEvaluation"))
     return RunOutcome(
@@ -135,7 +139,8 @@ def report_inputs(metadata_path: str, pipeline_name: str, run_id: str) -> summar
     found: Dict[str, metadata_store_pb2.Artifact] = {}
     for event in events:
         key = event.path.steps[0].key if event.path.steps else ""
-        produced = event.type in _OUTPUT_EVENTS and nodes[event.execution_id] != BASELINE_RESOLVER_ID
+        produced = (event.type in _OUTPUT_EVENTS and nodes[event.execution_id]
+                    not in (BASELINE_RESOLVER_ID,) + _PRETRAINING_NODES)
         # The baseline is what the Evaluator was handed, whatever resolved it.
         if key in INPUT_KEYS and (produced or key == "baseline_model"):
             found[key] = artifacts[event.artifact_id]

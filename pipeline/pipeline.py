@@ -1,7 +1,9 @@
 """The IMDB LSTM pipeline: one `create_pipeline` that reads like the DAG.
 
 ImdbExampleGen -> StatisticsGen -> ExampleValidator (curated schema) -> AnomaliesGate ->
-Transform -> Trainer -> Evaluator (vs. the last blessed model) -> Pusher -> EvaluationReport.
+Transform -> Trainer -> Evaluator (vs. the last blessed model) -> Pusher -> EvaluationReport;
+with pretraining, UnlabelledImdbExampleGen -> Pretrainer (a language model, on Transform's
+vocabulary) -> the Trainer's base model.
 """
 import json
 import os
@@ -13,16 +15,22 @@ from tfx.proto import transform_pb2
 from components.anomalies_gate import AnomaliesGate
 from components.data_source import remote_archive, resolve
 from components.evaluation_report import EvaluationReport
-from components.imdb_example_gen import ImdbExampleGen
+from components.imdb_example_gen import ImdbExampleGen, UnlabelledImdbExampleGen
 from components.pusher import VersionedPusher
 from pipeline.config import PipelineConfig
 from pipeline.version import code_version
 from trainer import config as trainer_config
 
-TRAINER_MODULE_FILE = os.path.join(os.path.dirname(trainer_config.__file__), "tfx_module.py")
+_TRAINER_DIR = os.path.dirname(trainer_config.__file__)
+TRAINER_MODULE_FILE = os.path.join(_TRAINER_DIR, "tfx_module.py")
+PRETRAINER_MODULE_FILE = os.path.join(_TRAINER_DIR, "tfx_pretrainer_module.py")
 # The same functions by module path, for images that have this project installed.
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.tfx_module.run_fn"
+PRETRAINER_RUN_FN = "trainer.tfx_pretrainer_module.run_fn"
+PRETRAINER_ID = "Pretrainer"
+# Unlabelled reviews held out to measure the language model's perplexity: 1,000 of IMDB's 50,000.
+PRETRAINING_HOLDOUT_PERCENT = 2
 DATA_ROOT_PARAMETER = "data_root"
 DECISION_THRESHOLD = 0.5
 BASELINE_RESOLVER_ID = "latest_blessed_model_resolver"
@@ -86,12 +94,14 @@ def create_pipeline(config: PipelineConfig, on_kubeflow: bool = False,
         input_base = tfx.dsl.experimental.RuntimeParameter(
             name=DATA_ROOT_PARAMETER, ptype=str, default=source.input_base)
         user_code = {"transform": {"preprocessing_fn": PREPROCESSING_FN},
-                     "trainer": {"run_fn": RUN_FN}}
+                     "trainer": {"run_fn": RUN_FN},
+                     "pretrainer": {"run_fn": PRETRAINER_RUN_FN}}
     else:
         source = resolve(config.data, config.download_cache_dir, config.data_sha256)
         input_base = source.input_base
         user_code = {"transform": {"module_file": TRAINER_MODULE_FILE},
-                     "trainer": {"module_file": TRAINER_MODULE_FILE}}
+                     "trainer": {"module_file": TRAINER_MODULE_FILE},
+                     "pretrainer": {"module_file": PRETRAINER_MODULE_FILE}}
 
     example_gen = ImdbExampleGen(input_base=input_base, source_pattern=source.pattern,
                                  holdout_percent=config.holdout_percent)
@@ -109,9 +119,30 @@ def create_pipeline(config: PipelineConfig, on_kubeflow: bool = False,
         **user_code["transform"])
     transform.add_upstream_node(anomalies_gate)
 
+    unlabelled_gen = pretrainer = None
+    if config.trainer.pretrain_epochs:
+        if config.unlabelled_data is None:
+            unlabelled_base, unlabelled_pattern = input_base, source.pattern
+        else:
+            unlabelled = (remote_archive(config.unlabelled_data) if on_kubeflow else
+                          resolve(config.unlabelled_data, config.download_cache_dir,
+                                  unlabelled=True))
+            unlabelled_base, unlabelled_pattern = unlabelled.input_base, unlabelled.pattern
+        unlabelled_gen = UnlabelledImdbExampleGen(
+            input_base=unlabelled_base, source_pattern=unlabelled_pattern,
+            holdout_percent=PRETRAINING_HOLDOUT_PERCENT)
+        pretrainer = tfx.components.Trainer(
+            examples=unlabelled_gen.outputs["examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            train_args=tfx.proto.TrainArgs(splits=["train"]),
+            eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+            custom_config=config.pretrainer_custom_config(),
+            **user_code["pretrainer"]).with_id(PRETRAINER_ID)
+
     trainer = tfx.components.Trainer(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
+        base_model=pretrainer.outputs["model"] if pretrainer else None,
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config=config.trainer_custom_config(),
@@ -155,7 +186,8 @@ def create_pipeline(config: PipelineConfig, on_kubeflow: bool = False,
         pipeline_root=config.pipeline_root,
         components=[node for node in (
             example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
-            transform, trainer, baseline_resolver, evaluator, pusher, report) if node],
+            transform, unlabelled_gen, pretrainer, trainer, baseline_resolver, evaluator, pusher,
+            report) if node],
         enable_cache=config.enable_cache,
         metadata_connection_config=None if on_kubeflow else
         tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path),

@@ -32,8 +32,9 @@ def _review(rng: random.Random, positive: bool) -> str:
     return f"{text[:cut]}.<br /><br />{text[cut:].strip()}!"
 
 
-def reviews(per_folder: int, seed: int = 0) -> Iterator[Tuple[str, str]]:
-    """(relative path, text) for `per_folder` reviews in each of train/test x pos/neg."""
+def reviews(per_folder: int, seed: int = 0, unlabelled: int = 1) -> Iterator[Tuple[str, str]]:
+    """(relative path, text) for `per_folder` reviews in each of train/test x pos/neg, and
+    `unlabelled` reviews of either kind in train/unsup."""
     rng = random.Random(seed)
     next_id = 0
     for split in ("train", "test"):
@@ -43,13 +44,15 @@ def reviews(per_folder: int, seed: int = 0) -> Iterator[Tuple[str, str]]:
                 yield (f"aclImdb/{split}/{folder}/{next_id}_{rating}.txt",
                        _review(rng, folder == "pos"))
                 next_id += 1
-    yield "aclImdb/train/unsup/99999_0.txt", "unlabelled reviews are skipped"
+    for _ in range(unlabelled):
+        yield f"aclImdb/train/unsup/{next_id}_0.txt", _review(rng, rng.random() < 0.5)
+        next_id += 1
     yield "aclImdb/train/urls_pos.txt", "http://www.imdb.example/title/tt0000000/usercomments"
 
 
 def write_tree(root: str, per_folder: int = 50, seed: int = 0,
-               extra: Dict[str, bytes] = None) -> str:
-    for path, text in reviews(per_folder, seed):
+               extra: Dict[str, bytes] = None, unlabelled: int = 1) -> str:
+    for path, text in reviews(per_folder, seed, unlabelled):
         _write(root, path, text.encode("utf-8"))
     for path, data in (extra or {}).items():
         _write(root, path, data)
@@ -64,9 +67,9 @@ def _write(root: str, path: str, data: bytes) -> None:
 
 
 def write_archive(path: str, per_folder: int = 50, seed: int = 0,
-                  extra: Dict[str, bytes] = None, skip=()) -> str:
+                  extra: Dict[str, bytes] = None, skip=(), unlabelled: int = 1) -> str:
     """A .tar.gz like the Stanford one; `extra` adds (or replaces) members, `skip` drops them."""
-    members = {p: t.encode("utf-8") for p, t in reviews(per_folder, seed)}
+    members = {p: t.encode("utf-8") for p, t in reviews(per_folder, seed, unlabelled)}
     members.update(extra or {})
     with tarfile.open(path, "w:gz") as archive:
         for name, data in members.items():

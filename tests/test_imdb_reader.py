@@ -10,13 +10,13 @@ from components import imdb_reader
 from components.imdb_reader import IngestError
 
 
-def _read(input_base, pattern):
+def _read(input_base, pattern, unlabelled=False):
     return list(imdb_reader.read_source(
-        input_base, pattern, lambda p: glob.glob(p), lambda p: open(p, "rb")))
+        input_base, pattern, lambda p: glob.glob(p), lambda p: open(p, "rb"), unlabelled))
 
 
-def _read_archive(path):
-    return _read(os.path.dirname(path), os.path.basename(path))
+def _read_archive(path, unlabelled=False):
+    return _read(os.path.dirname(path), os.path.basename(path), unlabelled)
 
 
 def test_archive_yields_labelled_reviews_and_skips_the_rest(tiny_archive):
@@ -30,10 +30,41 @@ def test_archive_yields_labelled_reviews_and_skips_the_rest(tiny_archive):
         assert r.key.startswith(f"{r.split}/{'pos' if r.label else 'neg'}/")
 
 
-def test_extracted_tree_reads_the_same_reviews_as_the_archive(tiny_archive, tiny_tree):
-    from_archive = {r.key: r for r in _read_archive(tiny_archive)}
-    from_tree = {r.key: r for r in _read(tiny_tree, "aclImdb/*/*/*.txt")}
+@pytest.mark.parametrize("unlabelled", [False, True])
+def test_extracted_tree_reads_the_same_reviews_as_the_archive(tiny_archive, tiny_tree,
+                                                              unlabelled):
+    from_archive = {r.key: r for r in _read_archive(tiny_archive, unlabelled)}
+    from_tree = {r.key: r for r in _read(tiny_tree, "aclImdb/*/*/*.txt", unlabelled)}
     assert from_archive == from_tree
+
+
+def test_unlabelled_reader_yields_only_the_unsup_folder(tmp_path):
+    archive = synthetic_imdb.write_archive(str(tmp_path / "all.tar.gz"), per_folder=3,
+                                           unlabelled=7)
+    reviews = _read_archive(archive, unlabelled=True)
+    assert len(reviews) == 7
+    for r in reviews:
+        assert (r.split, r.label, r.rating) == ("train", None, 0)
+        assert r.key.startswith("train/unsup/") and r.text
+
+
+def test_unlabelled_review_with_a_rating_is_named_in_the_error(tmp_path):
+    member = "aclImdb/train/unsup/5_8.txt"
+    archive = synthetic_imdb.write_archive(str(tmp_path / "bad.tar.gz"), per_folder=2,
+                                           extra={member: b"fine"})
+    with pytest.raises(IngestError, match="rating 8 is inconsistent with folder 'unsup' "
+                                          r"\(expects 0\)") as error:
+        _read_archive(archive, unlabelled=True)
+    assert member in str(error.value)
+    assert len(_read_archive(archive)) == 8  # the labelled reader never opens it
+
+
+def test_archive_without_unlabelled_reviews(tmp_path):
+    archive = synthetic_imdb.write_archive(str(tmp_path / "labelled.tar.gz"), per_folder=2,
+                                           unlabelled=0)
+    with pytest.raises(IngestError, match="no reviews under train/unsup") as error:
+        _read_archive(archive, unlabelled=True)
+    assert "train/unsup/{id}_0.txt" in str(error.value)
 
 
 @pytest.mark.parametrize("member, data, message", [
@@ -67,7 +98,7 @@ def test_non_utf8_bytes_are_replaced_and_counted(tmp_path):
 def test_missing_split_or_class_folder(tmp_path, missing):
     archive = synthetic_imdb.write_archive(str(tmp_path / "partial.tar.gz"), per_folder=2,
                                            skip=[missing])
-    with pytest.raises(IngestError, match="a split or class folder is missing") as error:
+    with pytest.raises(IngestError, match="a folder is missing") as error:
         _read_archive(archive)
     assert missing.split("/", 1)[1].rstrip("/") in str(error.value)
 

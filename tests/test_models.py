@@ -72,3 +72,26 @@ def test_mixed_precision_computes_in_float16_and_answers_in_float32(variant):
     tokens = rng.integers(1, VOCABULARY, size=(16, CONFIG.sequence_length))
     history = model.fit(tokens, rng.integers(0, 2, 16), batch_size=8, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+@pytest.mark.parametrize("variant", models.variants())
+def test_every_variant_starts_from_the_pretrained_embedding(variant, tmp_path):
+    encoder = models.encoder(CONFIG, VOCABULARY)
+    encoder.save(str(tmp_path / "encoder.keras"))
+    model = models.build(TrainerConfig(**{**CONFIG.to_dict(), "variant": variant}), VOCABULARY)
+    before = {w.path: w.numpy() for w in model.weights}
+    models.warm_start(model, str(tmp_path / "encoder.keras"))
+    embedding = model.get_layer(models.EMBEDDING_LAYER)
+    np.testing.assert_array_equal(embedding.get_weights()[0],
+                                  encoder.get_layer(models.EMBEDDING_LAYER).get_weights()[0])
+    assert not np.array_equal(embedding.get_weights()[0], before[embedding.embeddings.path])
+    for weight in model.weights:  # everything else starts fresh
+        if weight.path != embedding.embeddings.path:
+            np.testing.assert_array_equal(weight.numpy(), before[weight.path])
+
+
+def test_warm_start_refuses_an_encoder_of_other_sizes(tmp_path):
+    other = TrainerConfig(**{**CONFIG.to_dict(), "embedding_dim": CONFIG.embedding_dim * 2})
+    models.encoder(other, VOCABULARY).save(str(tmp_path / "encoder.keras"))
+    with pytest.raises(ValueError, match="the pretrained embedding does not fit 'basic'"):
+        models.warm_start(models.build(CONFIG, VOCABULARY), str(tmp_path / "encoder.keras"))

@@ -27,8 +27,8 @@ def batches(examples, buckets):
     _, path, transform_output = examples
     trainer_config = config.TrainerConfig(vocab_size=50, sequence_length=SEQUENCE_LENGTH,
                                           batch_length_buckets=buckets)
-    dataset = training._dataset([path], transform_output, trainer_config, batch_size=8,
-                                shuffle=False)
+    dataset = training.dataset([path], training.transformed_examples(transform_output),
+                               trainer_config, batch_size=8, shuffle=False)
     return [(tokens.numpy(), labels.numpy()) for tokens, labels in dataset]
 
 

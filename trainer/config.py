@@ -26,6 +26,8 @@ TOKENS_KEY = "review_tokens"
 PREDICTION_KEY = "probabilities"
 
 VOCABULARY_NAME = "review_vocabulary"
+# The pretraining's output, in the Pretrainer's model directory: the Trainer starts from it.
+PRETRAINED_ENCODER_FILE = "encoder.keras"
 PADDING_ID = 0  # Reserved: ids start at 1 so Keras can mask padding.
 
 
@@ -51,6 +53,12 @@ CUSTOM_CONFIG_KEY = "trainer"
 # The settings preprocessing_fn reads. Transform gets only these, so changing a training
 # hyperparameter re-runs the Trainer but reuses Transform's cached vocabulary.
 TRANSFORM_SETTINGS = ("vocab_size", "oov_buckets", "sequence_length")
+# The settings the Pretrainer reads: choosing another variant or classifier epochs reuses its
+# cached language model.
+PRETRAINING_SETTINGS = TRANSFORM_SETTINGS + (
+    "embedding_dim", "lstm_units", "learning_rate", "clipnorm", "batch_size",
+    "batch_length_buckets", "pretrain_epochs", "early_stopping_patience", "shuffle_buffer",
+    "seed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +84,9 @@ class TrainerConfig:
     # is sequence_length long).
     batch_length_buckets: int = 4
     epochs: int = 5
+    # Epochs of language-model pretraining on unlabelled reviews, whose embedding and first LSTM
+    # the classifier then starts from (trainer/pretraining.py); 0: train from scratch.
+    pretrain_epochs: int = 0
     # Keras dtype policy: mixed_float16 for GPUs with tensor cores, mixed_bfloat16 for TPUs (and
     # recent CPUs); the output layer stays float32 either way.
     precision: str = "float32"
@@ -98,6 +109,8 @@ class TrainerConfig:
                      "batch_size", "epochs", "batch_length_buckets"):
             if getattr(self, name) < 1:
                 raise ValueError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
+        if self.pretrain_epochs < 0:
+            raise ValueError(f"trainer.pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
         if self.oov_buckets < 1:
             raise ValueError(f"trainer.oov_buckets must be >= 1, got {self.oov_buckets}")
         if not 0.0 <= self.dropout < 1.0:

@@ -18,6 +18,8 @@ import keras
 from trainer.config import TrainerConfig
 
 ModelBuilder = Callable[[TrainerConfig, int], keras.Model]
+# Pretraining hands the classifier its embedding by this layer name.
+EMBEDDING_LAYER = "embedding"
 
 _REGISTRY: Dict[str, ModelBuilder] = {}
 
@@ -55,7 +57,33 @@ def _embedded_tokens(c: TrainerConfig, vocabulary_size: int):
     """The model's input (right-padded token ids, any length up to sequence_length: length
     buckets cut batches short) and their embeddings, padding masked."""
     tokens = keras.Input(shape=(None,), dtype="int64", name="tokens")
-    return tokens, keras.layers.Embedding(vocabulary_size, c.embedding_dim, mask_zero=True)(tokens)
+    embedding = keras.layers.Embedding(vocabulary_size, c.embedding_dim, mask_zero=True,
+                                       name=EMBEDDING_LAYER)
+    return tokens, embedding(tokens)
+
+
+def encoder(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
+    """What language-model pretraining trains: an embedding like every variant's and an LSTM's
+    states over it."""
+    tokens, x = _embedded_tokens(c, vocabulary_size)
+    return keras.Model(tokens, keras.layers.LSTM(c.lstm_units, return_sequences=True)(x),
+                       name="encoder")
+
+
+def warm_start(model: keras.Model, encoder_path: str) -> None:
+    """Starts `model`'s embedding from a saved `encoder`'s.
+
+    The embedding only: the pretrained LSTM, trained to predict the next word, keeps little
+    memory, and a classifier that reads its last state then barely learns (IMDB test accuracy
+    0.545 after two epochs for `basic`, against 0.862 with the embedding alone; docs/BENCHMARKS.md).
+    """
+    pretrained = keras.models.load_model(encoder_path).get_layer(EMBEDDING_LAYER)
+    try:
+        model.get_layer(EMBEDDING_LAYER).set_weights(pretrained.get_weights())
+    except ValueError as e:
+        raise ValueError(f"{encoder_path}: the pretrained embedding does not fit "
+                         f"{model.name!r}: pretrain with the same vocabulary and embedding_dim "
+                         f"({e})") from e
 
 
 def _probability_of_positive(tokens, features, name: str) -> keras.Model:

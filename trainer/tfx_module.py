@@ -18,4 +18,5 @@ def run_fn(fn_args) -> None:
         eval_files=fn_args.eval_files,
         serving_model_dir=fn_args.serving_model_dir,
         run_dir=fn_args.model_run_dir,
+        pretrained_dir=fn_args.base_model,  # the Pretrainer's output, if the pipeline has one
     )

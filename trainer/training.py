@@ -6,16 +6,19 @@ import logging
 import os
 import tempfile
 import time
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from trainer import config, distributed_loop, models, strategy as strategies
+from trainer.distributed_loop import DatasetFn
 
 _log = logging.getLogger(__name__)
 
+# Serialized tf.Examples -> (tokens, labels).
+BatchParser = Callable[[tf.Tensor], Tuple[tf.Tensor, tf.Tensor]]
 HISTORY_FILE = "history.json"
 # Travels with the SavedModel (TF Serving ignores assets.extra/): what the model was trained with.
 CONFIG_ASSET = os.path.join("assets.extra", "trainer_config.json")
@@ -34,39 +37,46 @@ def _trim_to_bucket(tokens: tf.Tensor, labels: tf.Tensor, bounds: tf.Tensor):
     return tokens[:, :length], labels
 
 
-def _dataset(file_patterns: List[str], tf_transform_output: tft.TFTransformOutput,
-             trainer_config: config.TrainerConfig, batch_size: int, shuffle: bool,
-             input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
-    """Batches of (tokens, labels). With an input_context (several replicas), this input pipeline's
-    shard of the examples in per-replica batches; without, all of them in global batches, which
-    Model.fit splits over the replicas."""
+def transformed_examples(tf_transform_output: tft.TFTransformOutput) -> BatchParser:
+    """Parses Transform's output: (tokens, labels)."""
+    spec = tf_transform_output.transformed_feature_spec()
+
+    def parse(records):
+        batch = tf.io.parse_example(records, spec)
+        return batch[config.TOKENS_KEY], batch[config.LABEL_KEY]
+    return parse
+
+
+def dataset(file_patterns: List[str], parse_batch: BatchParser,
+            trainer_config: config.TrainerConfig, batch_size: int, shuffle: bool,
+            input_context: Optional[tf.distribute.InputContext] = None) -> tf.data.Dataset:
+    """Batches of (tokens, labels) from `parse_batch` of the GZIP'd TFRecords. With an
+    input_context (several replicas), this input pipeline's shard of the examples in per-replica
+    batches; without, all of them in global batches, which Model.fit splits over the replicas."""
     files = sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern))
     if not files:
-        raise ValueError(f"no transformed examples match {file_patterns}")
-    spec = tf_transform_output.transformed_feature_spec()
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+        raise ValueError(f"no examples match {file_patterns}")
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP")
     if input_context:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
-        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        records = records.shard(input_context.num_input_pipelines,
+                                input_context.input_pipeline_id)
     if shuffle:
-        dataset = dataset.shuffle(trainer_config.shuffle_buffer, seed=trainer_config.seed,
+        records = records.shuffle(trainer_config.shuffle_buffer, seed=trainer_config.seed,
                                   reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    dataset = dataset.map(lambda records: tf.io.parse_example(records, spec),
-                          num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.map(lambda batch: (batch[config.TOKENS_KEY], batch[config.LABEL_KEY]))
+    batches = records.batch(batch_size).map(parse_batch, num_parallel_calls=tf.data.AUTOTUNE)
     if trainer_config.batch_length_buckets > 1:
         # Reviews of similar length batch together, so most batches are far shorter than
         # sequence_length (41% of IMDB reviews fill it, the median is about 170 tokens).
         bounds = length_bounds(trainer_config.sequence_length,
                                trainer_config.batch_length_buckets)
-        dataset = dataset.unbatch().bucket_by_sequence_length(
+        batches = batches.unbatch().bucket_by_sequence_length(
             lambda tokens, label: tf.math.count_nonzero(tokens, dtype=tf.int32),
             bucket_boundaries=[b + 1 for b in bounds[:-1]],
             bucket_batch_sizes=[batch_size] * len(bounds), no_padding=True)
-        dataset = dataset.map(
+        batches = batches.map(
             lambda tokens, labels: _trim_to_bucket(tokens, labels, tf.constant(bounds)))
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 class ServingModule(tf.Module):
@@ -177,24 +187,13 @@ def backup_dir(run_dir: str, trainer_config: config.TrainerConfig, inputs: List[
     return os.path.join(trainer_root, "backups", key)
 
 
-def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTransformOutput,
-          train_files: List[str], eval_files: List[str], serving_model_dir: str,
-          run_dir: str) -> Dict[str, List[float]]:
-    """Trains and exports; model code only, no TFX types, so tests and benchmarks call it too.
-    Returns what history.json holds: each epoch's metrics and seconds."""
-    keras.utils.set_random_seed(trainer_config.seed)
-    strategy = strategies.create(trainer_config.strategy)
-    global_batch_size = trainer_config.batch_size * strategy.num_replicas_in_sync
-    vocabulary_size = (tf_transform_output.vocabulary_size_by_name(config.VOCABULARY_NAME)
-                       + trainer_config.oov_buckets + 1)  # + 1: the padding id
-    with strategy.scope():
-        model = models.build(trainer_config, vocabulary_size)
-    _log.info("training variant %r: %s parameters, vocabulary %d ids, global batch %d",
-              trainer_config.variant, f"{model.count_params():,}", vocabulary_size,
-              global_batch_size)
-    epoch_log = EpochLog(trainer_config.epochs)
+def fit(model: keras.Model, strategy: tf.distribute.Strategy,
+        trainer_config: config.TrainerConfig, epochs: int, train_data: DatasetFn,
+        eval_data: DatasetFn, run_dir: str, inputs: List[str]) -> Dict[str, List[float]]:
+    """Fits with early stopping on the eval loss, the epoch log, TensorBoard and per-epoch
+    backups keyed by the settings and `inputs`; returns each epoch's metrics and seconds."""
+    epoch_log = EpochLog(epochs)
     chief = strategies.is_chief(strategy)
-    inputs = train_files + eval_files + [tf_transform_output.transform_savedmodel_dir]
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss",
                                       patience=trainer_config.early_stopping_patience,
@@ -204,32 +203,67 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
     ]
     if chief:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "tensorboard")))
-
-    def dataset(files, shuffle):
-        return lambda input_context=None: _dataset(files, tf_transform_output, trainer_config,
-                                                   global_batch_size, shuffle, input_context)
-
     if distributed_loop.is_needed(strategy):
-        distributed_loop.fit(model, strategy, dataset(train_files, shuffle=True),
-                             dataset(eval_files, shuffle=False), trainer_config.epochs, callbacks)
+        distributed_loop.fit(model, strategy, train_data, eval_data, epochs, callbacks)
     else:
-        model.fit(dataset(train_files, shuffle=True)(),
-                  validation_data=dataset(eval_files, shuffle=False)(),
-                  epochs=trainer_config.epochs, callbacks=callbacks, verbose=0)
-    if not chief:
+        model.fit(train_data(), validation_data=eval_data(), epochs=epochs, callbacks=callbacks,
+                  verbose=0)
+    return epoch_log.history
+
+
+def write_history(run_dir: str, history: Dict[str, List[float]]) -> None:
+    tf.io.gfile.makedirs(run_dir)
+    with tf.io.gfile.GFile(os.path.join(run_dir, HISTORY_FILE), "w") as f:
+        json.dump(history, f, indent=2)
+
+
+def vocabulary_size(trainer_config: config.TrainerConfig,
+                    tf_transform_output: tft.TFTransformOutput) -> int:
+    """Token ids the model embeds: the vocabulary, its OOV buckets and the padding id."""
+    return (tf_transform_output.vocabulary_size_by_name(config.VOCABULARY_NAME)
+            + trainer_config.oov_buckets + 1)
+
+
+def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTransformOutput,
+          train_files: List[str], eval_files: List[str], serving_model_dir: str,
+          run_dir: str, pretrained_dir: Optional[str] = None) -> Dict[str, List[float]]:
+    """Trains and exports; model code only, no TFX types, so tests and benchmarks call it too.
+    `pretrained_dir`: the pretraining's output, whose embedding the model starts from.
+    Returns what history.json holds: each epoch's metrics and seconds."""
+    keras.utils.set_random_seed(trainer_config.seed)
+    strategy = strategies.create(trainer_config.strategy)
+    global_batch_size = trainer_config.batch_size * strategy.num_replicas_in_sync
+    vocabulary = vocabulary_size(trainer_config, tf_transform_output)
+    with strategy.scope():
+        model = models.build(trainer_config, vocabulary)
+        if pretrained_dir:
+            models.warm_start(model, os.path.join(pretrained_dir, config.PRETRAINED_ENCODER_FILE))
+            _log.info("starting from the pretrained embedding in %s", pretrained_dir)
+    _log.info("training variant %r: %s parameters, vocabulary %d ids, global batch %d",
+              trainer_config.variant, f"{model.count_params():,}", vocabulary, global_batch_size)
+    parse = transformed_examples(tf_transform_output)
+
+    def data(files, shuffle):
+        return lambda input_context=None: dataset(files, parse, trainer_config,
+                                                  global_batch_size, shuffle, input_context)
+
+    inputs = (train_files + eval_files + [tf_transform_output.transform_savedmodel_dir]
+              + ([pretrained_dir] if pretrained_dir else []))
+    history = fit(model, strategy, trainer_config, trainer_config.epochs,
+                  data(train_files, shuffle=True), data(eval_files, shuffle=False), run_dir,
+                  inputs)
+    if not strategies.is_chief(strategy):
         # Every worker must take part in saving (it may read variables collectively); only
         # the chief's copy is kept.
         with tempfile.TemporaryDirectory() as scratch:
             export_serving_model(model, tf_transform_output, scratch)
         _log.info("worker %s done; the chief writes the model", strategies.task_name(strategy))
-        return epoch_log.history
+        return history
     export_serving_model(model, tf_transform_output, serving_model_dir)
     config_asset = os.path.join(serving_model_dir, CONFIG_ASSET)
     tf.io.gfile.makedirs(os.path.dirname(config_asset))
     with tf.io.gfile.GFile(config_asset, "w") as f:
         json.dump(trainer_config.to_dict(), f, indent=2, sort_keys=True)
-    tf.io.gfile.makedirs(run_dir)
-    with tf.io.gfile.GFile(os.path.join(run_dir, HISTORY_FILE), "w") as f:
-        json.dump(epoch_log.history, f, indent=2)
+    write_history(run_dir, history)
     _log.info("exported SavedModel to %s", serving_model_dir)
-    return epoch_log.history
+    return history
