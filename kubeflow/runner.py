@@ -19,11 +19,12 @@ from tfx import v1 as tfx
 from components.data_source import remote_archive
 from kubeflow.settings import IMAGE_SCHEMA_PATH, KubeflowSettings
 from pipeline.config import PipelineConfig
-from pipeline.pipeline import DATA_ROOT_PARAMETER, create_pipeline
+from pipeline.pipeline import DATA_ROOT_PARAMETER, PRETRAINER_ID, create_pipeline
 
 _log = logging.getLogger(__name__)
 
-TRAINER_ID = "Trainer"
+# The components that train, and so get the Trainer's pod resources.
+TRAINING_IDS = ("Trainer", PRETRAINER_ID)
 # The executor kind open-source KFP's backend refuses ("resolver executors not implemented").
 RESOLVER_EXECUTOR = "resolver"
 
@@ -33,8 +34,9 @@ def build_pipeline(config: PipelineConfig, settings: KubeflowSettings) -> tfx.ds
         config = dataclasses.replace(config, schema_path=IMAGE_SCHEMA_PATH)
     pipeline = create_pipeline(config, on_kubeflow=True,
                                with_baseline=settings.baseline == "latest-blessed")
-    trainer = next(c for c in pipeline.components if c.id == TRAINER_ID)
-    trainer.with_platform_config(settings.trainer_resources())
+    for component in pipeline.components:
+        if component.id in TRAINING_IDS:
+            component.with_platform_config(settings.trainer_resources())
     return pipeline
 
 

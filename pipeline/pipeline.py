@@ -2,8 +2,8 @@
 
 ImdbExampleGen -> StatisticsGen -> ExampleValidator (curated schema) -> AnomaliesGate ->
 Transform -> Trainer -> Evaluator (vs. the last blessed model) -> Pusher -> EvaluationReport;
-with pretraining, UnlabelledImdbExampleGen -> Pretrainer (a language model, on Transform's
-vocabulary) -> the Trainer's base model.
+with pretraining, UnlabelledImdbExampleGen (+ the labelled training reviews) -> Pretrainer (a
+language model, on Transform's vocabulary) -> the Trainer's base model.
 """
 import json
 import os
@@ -11,6 +11,7 @@ import os
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.proto import transform_pb2
+from tfx.types import channel_utils
 
 from components.anomalies_gate import AnomaliesGate
 from components.data_source import remote_archive, resolve
@@ -131,8 +132,15 @@ def create_pipeline(config: PipelineConfig, on_kubeflow: bool = False,
         unlabelled_gen = UnlabelledImdbExampleGen(
             input_base=unlabelled_base, source_pattern=unlabelled_pattern,
             holdout_percent=PRETRAINING_HOLDOUT_PERCENT)
+        # The language model reads every review it may: the unlabelled ones and the labelled
+        # training reviews (their train and eval splits; never the test split). TFX's KFP v2
+        # compiler takes one channel per input ("Only single Channel is supported"), so on
+        # Kubeflow it reads the unlabelled ones only.
+        pretraining_examples = unlabelled_gen.outputs["examples"] if on_kubeflow else \
+            channel_utils.union([unlabelled_gen.outputs["examples"],
+                                 example_gen.outputs["examples"]])
         pretrainer = tfx.components.Trainer(
-            examples=unlabelled_gen.outputs["examples"],
+            examples=pretraining_examples,
             transform_graph=transform.outputs["transform_graph"],
             train_args=tfx.proto.TrainArgs(splits=["train"]),
             eval_args=tfx.proto.EvalArgs(splits=["eval"]),

@@ -189,3 +189,27 @@ def test_dockerfile_matches_the_installed_tfx_and_the_compiled_paths():
     assert f"WORKDIR {IMAGE_PROJECT_DIR}\n" in dockerfile
     for folder in ("pipeline", "components", "trainer", "kubeflow", "schemas"):
         assert f"COPY {folder}/ {folder}/" in dockerfile
+
+
+def test_pretraining_compiles_to_a_pretrainer_that_feeds_the_trainer(tmp_path):
+    package = str(tmp_path / "pretraining.yaml")
+    process = kubeflow("compile", *COMPILE, "--baseline", "none", "--package", package,
+                       "--pretrain-epochs", "2")
+    assert process.returncode == 0, process.stderr
+    spec = load(package)
+    tasks = spec["root"]["dag"]["tasks"]
+    assert edges(spec)["Pretrainer"] == {"UnlabelledImdbExampleGen", "Transform"}
+    assert tasks["Trainer"]["inputs"]["artifacts"]["base_model"]["taskOutputArtifact"] == {
+        "producerTask": "Pretrainer", "outputArtifactKey": "model"}
+    parameters = tasks["Pretrainer"]["inputs"]["parameters"]
+    assert parameters["run_fn"]["runtimeValue"]["constant"] == \
+        "trainer.tfx_pretrainer_module.run_fn"
+    settings = json.loads(parameters["custom_config"]["runtimeValue"]["constant"])["trainer"]
+    assert settings["pretrain_epochs"] == 2 and "variant" not in settings
+    # No --unlabelled-data: the unlabelled reviews come from the same (runtime) data root.
+    assert tasks["UnlabelledImdbExampleGen"]["inputs"]["parameters"]["input_base"] == {
+        "componentInputParameter": "data_root"}
+    executors = spec["deploymentSpec"]["executors"]
+    pretrainer = executors[spec["components"][tasks["Pretrainer"]["componentRef"]["name"]]
+                           ["executorLabel"]]["container"]
+    assert pretrainer["resources"]["accelerator"] == {"type": "NVIDIA_TESLA_T4", "count": "1"}

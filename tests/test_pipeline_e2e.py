@@ -3,6 +3,7 @@
 Each run goes through the `imdb-lstm` console script (or the `tfx` CLI) in a subprocess, the way
 users run it; what happened is read back from ML Metadata and the pushed SavedModel.
 """
+import glob
 import json
 import os
 import subprocess
@@ -10,10 +11,11 @@ import sys
 import textwrap
 
 import pytest
+import tensorflow as tf
 
 import synthetic_imdb
-from pipeline_runs import (ALL_NODES, BIN, FAST_TRAINING, PROJECT_ROOT, data_keys, imdb_lstm,
-                           latest, report, versions)
+from pipeline_runs import (ALL_NODES, BIN, FAST_TRAINING, NO_VALUE_GATES, PROJECT_ROOT,
+                           data_keys, imdb_lstm, latest, report, versions)
 
 def test_every_component_ran_and_a_model_was_pushed(runs):
     process, run, pushed_versions = runs["first"]
@@ -108,6 +110,50 @@ def test_bad_data_fails_clearly_and_publishes_no_examples(tmp_path):
     examples_dir = os.path.join(output_dir, "pipelines", "imdb-lstm", "ImdbExampleGen", "examples")
     written = [f for _, _, files in os.walk(examples_dir) for f in files if f.endswith(".gz")]
     assert written == []
+
+
+def test_pretrainer_hands_the_trainer_its_embedding(tmp_path):
+    labelled = synthetic_imdb.write_archive(str(tmp_path / "labelled.tar.gz"), per_folder=50,
+                                            unlabelled=0)
+    output_dir = str(tmp_path / "out")
+    common = ["--data", labelled, "--output-dir", output_dir, *FAST_TRAINING, *NO_VALUE_GATES,
+              "--pretrain-epochs", "2"]
+    # Pretraining asked for, and no unlabelled reviews where it looks: a clear error.
+    process = imdb_lstm(*common)
+    assert process.returncode == 1
+    assert f"{labelled}: no reviews under train/unsup" in process.stderr
+    assert latest(output_dir).component_states["UnlabelledImdbExampleGen"] == "FAILED"
+
+    unlabelled = synthetic_imdb.write_archive(str(tmp_path / "unsup.tar.gz"), per_folder=0,
+                                              seed=1, unlabelled=150)
+    process = imdb_lstm(*common, "--unlabelled-data", unlabelled)
+    assert process.returncode == 0, process.stderr
+    run = latest(output_dir)
+    assert set(run.component_states) == ALL_NODES | {"UnlabelledImdbExampleGen", "Pretrainer"}
+    assert set(run.component_states.values()) == {"COMPLETE"}
+    root = os.path.join(output_dir, "pipelines", "imdb-lstm")
+    [pretrained] = glob.glob(os.path.join(root, "Pretrainer", "model", "*", "Format-Serving"))
+    assert f"starting from the pretrained embedding in {pretrained}" in process.stderr
+    # The language model read the unlabelled reviews and the labelled training ones.
+    [labelled_examples] = glob.glob(os.path.join(root, "ImdbExampleGen", "examples", "*"))
+    [examples] = glob.glob(os.path.join(root, "UnlabelledImdbExampleGen", "examples", "*"))
+    assert f"on the reviews of {labelled_examples}, {examples}" in process.stderr
+    assert "val_perplexity=" in process.stderr
+    # The unlabelled reviews, split for the language model's held-out perplexity, no labels.
+    counts = {}
+    for split in ("train", "eval"):
+        records = tf.data.TFRecordDataset(glob.glob(os.path.join(examples, f"Split-{split}", "*")),
+                                          compression_type="GZIP")
+        parsed = [tf.train.Example.FromString(r.numpy()).features.feature for r in records]
+        assert all("label" not in f and "rating" not in f and f["review"].bytes_list.value
+                   for f in parsed)
+        counts[split] = len(parsed)
+    assert counts["train"] + counts["eval"] == 150 and counts["eval"] > 0
+    # What the run reports is the classifier's, not the language model's.
+    assert "/Trainer/" in run.output_uris["ModelRun"]
+    with open(os.path.join(run.output_uris["ModelRun"], "history.json")) as f:
+        assert "val_accuracy" in json.load(f)
+    assert run.pushed
 
 
 def test_anomalies_stop_the_run_before_training(tmp_path, data):

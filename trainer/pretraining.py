@@ -94,8 +94,9 @@ def raw_reviews(tf_transform_output: tft.TFTransformOutput) -> training.BatchPar
 
 def pretrain(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTransformOutput,
              train_files: List[str], eval_files: List[str], output_dir: str, run_dir: str):
-    """Trains the language model for `pretrain_epochs` on raw unlabelled examples and saves its
-    encoder (embedding and LSTM) to `output_dir`/PRETRAINED_ENCODER_FILE. Returns the epochs' history.
+    """Trains the language model for `pretrain_epochs` on raw examples (their `review` only) and
+    saves its encoder (embedding and LSTM) to `output_dir`/PRETRAINED_ENCODER_FILE. Returns the
+    epochs' history.
 
     On one device, whatever the Trainer's strategy: the default strategy places it on the first
     GPU if there is one."""
@@ -106,8 +107,9 @@ def pretrain(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTr
                                    vocabulary_size)
     language_model.compile(optimizer=keras.optimizers.Adam(
         learning_rate=trainer_config.learning_rate, clipnorm=trainer_config.clipnorm))
-    _log.info("pretraining a language model on unlabelled reviews: %d epochs, vocabulary %d ids",
-              trainer_config.pretrain_epochs, vocabulary_size)
+    sources = sorted({os.path.dirname(os.path.dirname(p)) for p in train_files + eval_files})
+    _log.info("pretraining a language model for %d epochs, vocabulary %d ids, on the reviews "
+              "of %s", trainer_config.pretrain_epochs, vocabulary_size, ", ".join(sources))
     parse = raw_reviews(tf_transform_output)
 
     def data(files, shuffle):

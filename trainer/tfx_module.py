@@ -4,19 +4,28 @@ Given as `module_file`, TFX packages every .py file of this directory into a whe
 is a hash of their contents, so a change to any trainer code re-runs Transform and Trainer instead
 of reusing stale cached outputs (function paths like 'trainer.x.fn' are not part of the cache key).
 """
+from typing import Any, Dict
+
 import tensorflow_transform as tft
 
 from trainer import config, training
 from trainer.preprocessing import preprocessing_fn  # noqa: F401  (TFX looks it up by name)
 
 
-def run_fn(fn_args) -> None:
-    training.train(
+def model_code_args(fn_args) -> Dict[str, Any]:
+    """What the model code needs of TFX's FnArgs, for this run_fn and the Pretrainer's."""
+    return dict(
         trainer_config=config.TrainerConfig.from_custom_config(fn_args.custom_config),
         tf_transform_output=tft.TFTransformOutput(fn_args.transform_output),
         train_files=fn_args.train_files,
         eval_files=fn_args.eval_files,
-        serving_model_dir=fn_args.serving_model_dir,
         run_dir=fn_args.model_run_dir,
+    )
+
+
+def run_fn(fn_args) -> None:
+    training.train(
+        **model_code_args(fn_args),
+        serving_model_dir=fn_args.serving_model_dir,
         pretrained_dir=fn_args.base_model,  # the Pretrainer's output, if the pipeline has one
     )

@@ -1,0 +1,106 @@
+"""What to hand over from the pretrained language model: nothing, its embedding (what the
+pipeline does), or its embedding and its LSTM. Each variant below is trained for the same epochs
+on the same data by the Trainer's own input pipeline, then scored on the 25,000 official test
+reviews.
+
+    .venv/bin/python bench/transfer_ablation.py --output-dir /tmp/imdb-bench-pre \
+        --config bench/pretrained.yaml [--variant basic] [--epochs 3]
+
+Reads what a benchmark run with pretraining left in `--output-dir` (bench/benchmark.py --config
+bench/pretrained.yaml): the Transform graph and examples, the test split, the Pretrainer's
+encoder. Not a test: about ten minutes on a 2-core machine.
+"""
+import argparse
+import dataclasses
+import glob
+import os
+import sys
+import time
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, PROJECT_ROOT)
+
+from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
+from bench.benchmark import PIPELINE_NAME  # noqa: E402
+from pipeline import config as pipeline_config  # noqa: E402
+from trainer import config, models, training  # noqa: E402
+
+HANDOVERS = ("none", "embedding", "embedding+lstm")
+
+
+def latest(root: str, *parts: str) -> str:
+    paths = glob.glob(os.path.join(root, *parts, "*"))
+    return max(paths, key=lambda p: int(os.path.basename(p)))
+
+
+def raw_labelled_reviews(tf_transform_output):
+    """Parses raw tf.Examples of the test split and tokenizes them as serving does."""
+    import tensorflow as tf
+    transform_layer = tf_transform_output.transform_features_layer()
+    spec = {config.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string),
+            config.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)}
+
+    def parse(records):
+        raw = tf.io.parse_example(records, spec)
+        tokens = transform_layer({config.REVIEW_KEY: raw[config.REVIEW_KEY]})[config.TOKENS_KEY]
+        return tokens, raw[config.LABEL_KEY]
+    return parse
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output-dir", required=True)
+    parser.add_argument("--pipeline-name", default=PIPELINE_NAME)
+    parser.add_argument("--config", help="the settings the benchmark ran with")
+    parser.add_argument("--variant", default="basic")
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    logs.quiet_libraries()
+    import keras
+    import tensorflow_transform as tft
+
+    trainer_config = dataclasses.replace(pipeline_config.load(args.config, environ={}).trainer,
+                                         variant=args.variant, epochs=args.epochs)
+    root = os.path.join(args.output_dir, "pipelines", args.pipeline_name)
+    transform_output = tft.TFTransformOutput(latest(root, "Transform", "transform_graph"))
+    examples = latest(root, "Transform", "transformed_examples")
+    test = os.path.join(latest(root, "ImdbExampleGen", "examples"), "Split-test", "*")
+    encoder_path = os.path.join(latest(root, "Pretrainer", "model"), "Format-Serving",
+                                config.PRETRAINED_ENCODER_FILE)
+    vocabulary = training.vocabulary_size(trainer_config, transform_output)
+    parse = training.transformed_examples(transform_output)
+
+    def data(split, shuffle):
+        return training.dataset([os.path.join(examples, f"Split-{split}", "*")], parse,
+                                trainer_config, trainer_config.batch_size, shuffle)
+
+    rows = []
+    for handover in HANDOVERS:
+        keras.utils.set_random_seed(trainer_config.seed)
+        model = models.build(trainer_config, vocabulary)
+        if handover != "none":
+            models.warm_start(model, encoder_path)
+        if handover == "embedding+lstm":
+            pretrained_lstm = keras.models.load_model(encoder_path).layers[-1]
+            first_lstm = next(l for l in model.layers if isinstance(l, keras.layers.LSTM))
+            first_lstm.set_weights(pretrained_lstm.get_weights())
+        started = time.time()
+        history = model.fit(data("train", True), validation_data=data("eval", False),
+                            epochs=args.epochs, verbose=0)
+        test_data = training.dataset([test], raw_labelled_reviews(transform_output),
+                                     trainer_config, 256, shuffle=False)
+        accuracy = model.evaluate(test_data, verbose=0, return_dict=True)["accuracy"]
+        eval_accuracy = ", ".join(f"{a:.4f}" for a in history.history["val_accuracy"])
+        rows.append(f"| {handover} | {eval_accuracy} | {accuracy:.4f} | "
+                    f"{time.time() - started:.0f} s |")
+        print(rows[-1], flush=True)
+    print(f"\n{args.variant}, {args.epochs} epochs, no early stopping (last epoch's weights); "
+          f"encoder {encoder_path}\n")
+    print("| handed over | eval accuracy per epoch | test accuracy | wall time |")
+    print("| --- | --- | ---: | ---: |")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
