@@ -45,6 +45,10 @@ def test_trainer_settings_travel_through_custom_config():
     transform_config = TrainerConfig.from_custom_config(config.transform_custom_config())
     assert transform_config.sequence_length == config.trainer.sequence_length
     assert "epochs" not in config.transform_custom_config()[CUSTOM_CONFIG_KEY]
+    # Nor does the Pretrainer see the classifier's settings: another variant reuses its model.
+    pretraining = config.pretrainer_custom_config()[CUSTOM_CONFIG_KEY]
+    assert TrainerConfig.from_dict(pretraining).sequence_length == 50
+    assert not {"variant", "epochs", "dropout"} & set(pretraining)
 
 
 def test_outputs_default_outside_the_source_tree():
@@ -62,6 +66,7 @@ def test_outputs_default_outside_the_source_tree():
     ({"min_auc": 1.01}, r"min_auc must be in \[0, 1\]"),
     ({"trainer": {"variant": "transformer"}}, r"variant must be one of \['attention', 'basic'"),
     ({"trainer": {"strategy": "gpu"}}, "strategy must be one of"),
+    ({"trainer": {"pretrain_epochs": -1}}, "pretrain_epochs must be >= 0"),
 ])
 def test_bad_settings_are_rejected_by_name(overrides, message):
     with pytest.raises(ValueError, match=message):

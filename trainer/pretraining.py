@@ -2,7 +2,8 @@
 Sequence Learning"): an embedding and an LSTM learn to predict each next word of reviews that carry
 no label, and the classifier then starts from that embedding instead of a random one. Trained from
 scratch on 22,500 labelled reviews, every variant overfits within two or three epochs; IMDB's
-50,000 unlabelled reviews teach the embedding more words in more contexts.
+50,000 unlabelled reviews teach the embedding more words in more contexts. Measured at what a
+2-core CPU affords (64 units, three epochs), it does not raise test accuracy (docs/BENCHMARKS.md).
 
 Model code only, like training.py: the Pretrainer (a TFX Trainer) calls `pretrain`; the Trainer
 starts from its output (models.warm_start).
