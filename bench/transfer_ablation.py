@@ -23,7 +23,7 @@ sys.path.insert(0, PROJECT_ROOT)
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
 from bench.benchmark import PIPELINE_NAME  # noqa: E402
 from pipeline import config as pipeline_config  # noqa: E402
-from trainer import config, models, training  # noqa: E402
+from trainer import config, models, pretraining, training  # noqa: E402
 
 HANDOVERS = ("none", "embedding", "embedding+lstm")
 
@@ -31,20 +31,6 @@ HANDOVERS = ("none", "embedding", "embedding+lstm")
 def latest(root: str, *parts: str) -> str:
     paths = glob.glob(os.path.join(root, *parts, "*"))
     return max(paths, key=lambda p: int(os.path.basename(p)))
-
-
-def raw_labelled_reviews(tf_transform_output):
-    """Parses raw tf.Examples of the test split and tokenizes them as serving does."""
-    import tensorflow as tf
-    transform_layer = tf_transform_output.transform_features_layer()
-    spec = {config.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string),
-            config.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)}
-
-    def parse(records):
-        raw = tf.io.parse_example(records, spec)
-        tokens = transform_layer({config.REVIEW_KEY: raw[config.REVIEW_KEY]})[config.TOKENS_KEY]
-        return tokens, raw[config.LABEL_KEY]
-    return parse
 
 
 def main():
@@ -75,6 +61,11 @@ def main():
         return training.dataset([os.path.join(examples, f"Split-{split}", "*")], parse,
                                 trainer_config, trainer_config.batch_size, shuffle)
 
+    # Transform does not tokenize the test split: tokenize its raw reviews as serving does.
+    test_data = training.dataset([test], pretraining.raw_reviews(transform_output,
+                                                                 config.LABEL_KEY),
+                                 trainer_config, 256, shuffle=False)
+
     rows = []
     for handover in HANDOVERS:
         keras.utils.set_random_seed(trainer_config.seed)
@@ -88,8 +79,6 @@ def main():
         started = time.time()
         history = model.fit(data("train", True), validation_data=data("eval", False),
                             epochs=args.epochs, verbose=0)
-        test_data = training.dataset([test], raw_labelled_reviews(transform_output),
-                                     trainer_config, 256, shuffle=False)
         accuracy = model.evaluate(test_data, verbose=0, return_dict=True)["accuracy"]
         eval_accuracy = ", ".join(f"{a:.4f}" for a in history.history["val_accuracy"])
         rows.append(f"| {handover} | {eval_accuracy} | {accuracy:.4f} | "

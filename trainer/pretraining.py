@@ -10,7 +10,7 @@ starts from its output (models.warm_start).
 """
 import logging
 import os
-from typing import List
+from typing import List, Optional
 
 import keras
 import tensorflow as tf
@@ -80,16 +80,21 @@ class LanguageModel(keras.Model):
                 "perplexity": tf.exp(self.loss_tracker.result())}
 
 
-def raw_reviews(tf_transform_output: tft.TFTransformOutput) -> training.BatchParser:
+def raw_reviews(tf_transform_output: tft.TFTransformOutput,
+                label_key: Optional[str] = None) -> training.BatchParser:
     """Parses raw tf.Examples and tokenizes their `review` with the Transform graph, as serving
-    does: (tokens, zeros); unlabelled reviews have no label."""
+    does: (tokens, the `label_key` feature, or zeros: unlabelled reviews have no label)."""
     transform_layer = tf_transform_output.transform_features_layer()
     spec = {config.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string)}
+    if label_key:
+        spec[label_key] = tf.io.FixedLenFeature([], tf.int64)
 
     def parse(records):
-        reviews = tf.io.parse_example(records, spec)[config.REVIEW_KEY]
-        tokens = transform_layer({config.REVIEW_KEY: reviews})[config.TOKENS_KEY]
-        return tokens, tf.zeros_like(reviews, dtype=tf.int64)
+        raw = tf.io.parse_example(records, spec)
+        tokens = transform_layer({config.REVIEW_KEY: raw[config.REVIEW_KEY]})[config.TOKENS_KEY]
+        labels = raw[label_key] if label_key else tf.zeros_like(raw[config.REVIEW_KEY],
+                                                                 dtype=tf.int64)
+        return tokens, labels
     return parse
 
 
