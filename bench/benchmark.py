@@ -70,14 +70,22 @@ def run_variant(variant: str, args) -> dict:
     }
 
 
+def latest_output(output_dir: str, *parts: str, pipeline_name: str = PIPELINE_NAME) -> str:
+    """The newest artifact of a bench pipeline's component output, e.g.
+    ("Transform", "transform_graph")."""
+    paths = glob.glob(os.path.join(output_dir, "pipelines", pipeline_name, *parts, "*"))
+    if not paths:
+        raise SystemExit(f"no {'/'.join(parts)} under {output_dir}: run bench/benchmark.py "
+                         "there first")
+    return max(paths, key=lambda p: int(os.path.basename(p)))
+
+
 def transformed_split(output_dir: str, split: str, sequence_length: int):
     """The latest Transform output of the bench pipeline for `split`, as numpy arrays."""
     import numpy as np
     import tensorflow as tf
-    roots = glob.glob(os.path.join(output_dir, "pipelines", PIPELINE_NAME, "Transform",
-                                   "transformed_examples", "*"))
-    latest = max(roots, key=lambda p: int(os.path.basename(p)))
-    files = glob.glob(os.path.join(latest, f"Split-{split}", "*.gz"))
+    examples = latest_output(output_dir, "Transform", "transformed_examples")
+    files = glob.glob(os.path.join(examples, f"Split-{split}", "*.gz"))
     tokens, labels = [], []
     spec = {TOKENS_KEY: tf.io.FixedLenFeature([sequence_length], tf.int64),
             LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)}
@@ -88,15 +96,9 @@ def transformed_split(output_dir: str, split: str, sequence_length: int):
     return np.concatenate(tokens), np.concatenate(labels)
 
 
-def plain_keras_reference(args) -> dict:
-    """The seed's model as written (post-padding, no mask), fitted with plain Keras on the same
-    tokenized train/eval data, with the same settings: the yardstick for our Trainer's seconds per
-    epoch."""
+def seed_model(c):
+    """The seed's model as written (post-padding, no mask), compiled as the seed did."""
     import keras
-    c = pipeline_config.load(args.config).trainer
-    x_train, y_train = transformed_split(args.output_dir, "train", c.sequence_length)
-    x_eval, y_eval = transformed_split(args.output_dir, "eval", c.sequence_length)
-    keras.utils.set_random_seed(c.seed)
     model = keras.Sequential([
         keras.Input(shape=(c.sequence_length,), dtype="int64"),
         keras.layers.Embedding(c.vocab_size + c.oov_buckets + 1, c.embedding_dim),
@@ -108,6 +110,18 @@ def plain_keras_reference(args) -> dict:
     ])
     model.compile(optimizer=keras.optimizers.Adam(c.learning_rate), loss="binary_crossentropy",
                   metrics=["accuracy"])
+    return model
+
+
+def plain_keras_reference(args) -> dict:
+    """The seed's model fitted with plain Keras on the same tokenized train/eval data, with the
+    same settings: the yardstick for our Trainer's seconds per epoch."""
+    import keras
+    c = pipeline_config.load(args.config).trainer
+    x_train, y_train = transformed_split(args.output_dir, "train", c.sequence_length)
+    x_eval, y_eval = transformed_split(args.output_dir, "eval", c.sequence_length)
+    keras.utils.set_random_seed(c.seed)
+    model = seed_model(c)
     # Timed by the Trainer's own callback, so both sides of the ratio are measured alike.
     timer = EpochLog(c.epochs)
     history = model.fit(x_train, y_train, batch_size=c.batch_size, epochs=c.epochs,

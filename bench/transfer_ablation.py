@@ -12,7 +12,6 @@ encoder. Not a test: about ten minutes on a 2-core machine.
 """
 import argparse
 import dataclasses
-import glob
 import os
 import sys
 import time
@@ -21,16 +20,11 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
-from bench.benchmark import PIPELINE_NAME  # noqa: E402
+from bench.benchmark import PIPELINE_NAME, latest_output  # noqa: E402
 from pipeline import config as pipeline_config  # noqa: E402
 from trainer import config, models, pretraining, training  # noqa: E402
 
 HANDOVERS = ("none", "embedding", "embedding+lstm")
-
-
-def latest(root: str, *parts: str) -> str:
-    paths = glob.glob(os.path.join(root, *parts, "*"))
-    return max(paths, key=lambda p: int(os.path.basename(p)))
 
 
 def main():
@@ -48,11 +42,13 @@ def main():
 
     trainer_config = dataclasses.replace(pipeline_config.load(args.config, environ={}).trainer,
                                          variant=args.variant, epochs=args.epochs)
-    root = os.path.join(args.output_dir, "pipelines", args.pipeline_name)
-    transform_output = tft.TFTransformOutput(latest(root, "Transform", "transform_graph"))
-    examples = latest(root, "Transform", "transformed_examples")
-    test = os.path.join(latest(root, "ImdbExampleGen", "examples"), "Split-test", "*")
-    encoder_path = os.path.join(latest(root, "Pretrainer", "model"), "Format-Serving",
+    def latest(*parts):
+        return latest_output(args.output_dir, *parts, pipeline_name=args.pipeline_name)
+
+    transform_output = tft.TFTransformOutput(latest("Transform", "transform_graph"))
+    examples = latest("Transform", "transformed_examples")
+    test = os.path.join(latest("ImdbExampleGen", "examples"), "Split-test", "*")
+    encoder_path = os.path.join(latest("Pretrainer", "model"), "Format-Serving",
                                 config.PRETRAINED_ENCODER_FILE)
     vocabulary = training.vocabulary_size(trainer_config, transform_output)
     parse = training.transformed_examples(transform_output)

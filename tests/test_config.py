@@ -62,6 +62,7 @@ def test_outputs_default_outside_the_source_tree():
     ({"epochs_typo": 3}, "unknown setting"),
     ({"trainer": {"lstm_unit": 3}}, "unknown trainer setting"),
     ({"trainer": {"dropout": 1.5}}, "dropout must be in"),
+    ({"trainer": {"embedding_dropout": -0.1}}, r"embedding_dropout must be in \[0, 1\)"),
     ({"holdout_percent": 0}, "holdout_percent"),
     ({"min_auc": 1.01}, r"min_auc must be in \[0, 1\]"),
     ({"trainer": {"variant": "transformer"}}, r"variant must be one of \['attention', 'basic'"),

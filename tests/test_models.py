@@ -19,10 +19,13 @@ def test_variant_outputs_one_probability_per_review(variant):
     assert ((probabilities > 0) & (probabilities < 1)).all()
 
 
+@pytest.mark.parametrize("embedding_dropout", [0.0, 0.3])
 @pytest.mark.parametrize("variant", models.variants())
-def test_padding_is_masked(variant):
-    """Same weights, shorter input: a review scores the same with or without trailing padding."""
-    padded_config = TrainerConfig(**{**CONFIG.to_dict(), "variant": variant})
+def test_padding_is_masked(variant, embedding_dropout):
+    """Same weights, shorter input: a review scores the same with or without trailing padding
+    (embedding dropout passes the mask on)."""
+    padded_config = TrainerConfig(**{**CONFIG.to_dict(), "variant": variant,
+                                     "embedding_dropout": embedding_dropout})
     exact_config = TrainerConfig(**{**padded_config.to_dict(), "sequence_length": 4})
     padded_model = models.build(padded_config, VOCABULARY)
     exact_model = models.build(exact_config, VOCABULARY)
@@ -45,6 +48,19 @@ def test_every_lstm_keeps_the_cudnn_kernel_arguments(variant):
         assert lstm.recurrent_activation is keras.activations.sigmoid
         assert lstm.recurrent_dropout == 0
         assert not lstm.unroll and lstm.use_bias
+
+
+@pytest.mark.parametrize("variant", models.variants())
+def test_embedding_dropout_drops_whole_embedding_dimensions(variant):
+    config = TrainerConfig(**{**CONFIG.to_dict(), "variant": variant, "embedding_dropout": 0.5})
+    model = models.build(config, VOCABULARY)
+    dropout = model.layers[2]
+    assert isinstance(model.layers[1], keras.layers.Embedding)
+    assert isinstance(dropout, keras.layers.SpatialDropout1D) and dropout.rate == 0.5
+    embedded = np.ones((2, 6, CONFIG.embedding_dim), "float32")
+    dropped = keras.ops.convert_to_numpy(dropout(embedded, training=True))
+    # The same dimensions are dropped at every position of a review.
+    assert (dropped == 0).any() and (dropped == dropped[:, :1, :]).all()
 
 
 def test_basic_is_the_seed_architecture():

@@ -75,6 +75,9 @@ class TrainerConfig:
     lstm_units: int = 64
     dense_units: int = 32
     dropout: float = 0.5
+    # Drops whole embedding dimensions across a review (SpatialDropout1D), in every variant: the
+    # embedding holds most of the parameters and memorizes the training reviews first.
+    embedding_dropout: float = 0.0
     l2: float = 0.01  # kernel regularization of the `regularized` variant
     learning_rate: float = 1e-3
     # LSTMs on long reviews occasionally see exploding gradients; clipping is cheap insurance.
@@ -113,8 +116,9 @@ class TrainerConfig:
             raise ValueError(f"trainer.pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
         if self.oov_buckets < 1:
             raise ValueError(f"trainer.oov_buckets must be >= 1, got {self.oov_buckets}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"trainer.dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "embedding_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"trainer.{name} must be in [0, 1), got {getattr(self, name)}")
         if self.l2 < 0:
             raise ValueError(f"trainer.l2 must be >= 0, got {self.l2}")
         if self.learning_rate <= 0:

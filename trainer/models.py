@@ -59,7 +59,10 @@ def _embedded_tokens(c: TrainerConfig, vocabulary_size: int):
     tokens = keras.Input(shape=(None,), dtype="int64", name="tokens")
     embedding = keras.layers.Embedding(vocabulary_size, c.embedding_dim, mask_zero=True,
                                        name=EMBEDDING_LAYER)
-    return tokens, embedding(tokens)
+    embedded = embedding(tokens)
+    if c.embedding_dropout:
+        embedded = keras.layers.SpatialDropout1D(c.embedding_dropout)(embedded)
+    return tokens, embedded
 
 
 def encoder(c: TrainerConfig, vocabulary_size: int) -> keras.Model:

@@ -1,0 +1,109 @@
+"""Seconds per epoch of the Trainer against the seed's plain-Keras model, epochs interleaved.
+
+    .venv/bin/python bench/speed.py --output-dir /tmp/imdb-bench [--config FILE] [--rounds 6]
+
+This 2-core host has slow spells of minutes in which every epoch takes up to twice as long
+(docs/BENCHMARKS.md), so medians of two runs taken half an hour apart can differ by 1.5x. Here
+each round trains one epoch of each side back to back, in alternating order, and the ratio is
+taken per round: a slow spell that covers a round slows both sides of its ratio alike.
+
+Our side is the Trainer's own code: `training.fit` (early stopping, epoch log, TensorBoard,
+backups) over `training.dataset` (length buckets, masked padding) for the configured variant
+(`basic`, the seed's architecture, by default). The other side is the seed's model as written
+(unmasked, every batch sequence_length long) fitted by plain Keras on numpy arrays of the same
+tokenized examples. Both read the Transform output a benchmark run left in `--output-dir`.
+Not a test: about ten minutes on a 2-core machine.
+"""
+import argparse
+import dataclasses
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, PROJECT_ROOT)
+
+from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
+from bench.benchmark import latest_output, seed_model, transformed_split  # noqa: E402
+from pipeline import config as pipeline_config  # noqa: E402
+from trainer import models, strategy as strategies, training  # noqa: E402
+
+
+def timed(epoch):
+    """Wall and CPU seconds (all of this process's threads) of one epoch."""
+    wall, cpu = time.monotonic(), time.process_time()
+    epoch()
+    return time.monotonic() - wall, time.process_time() - cpu
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output-dir", required=True, help="a bench/benchmark.py output dir")
+    parser.add_argument("--config", help="the settings the benchmark ran with")
+    parser.add_argument("--variant", default="basic")
+    parser.add_argument("--rounds", type=int, default=6)
+    args = parser.parse_args()
+    logs.quiet_libraries()
+    import keras
+    import tensorflow_transform as tft
+
+    c = dataclasses.replace(pipeline_config.load(args.config, environ={}).trainer,
+                            variant=args.variant)
+    transform_output = tft.TFTransformOutput(latest_output(args.output_dir, "Transform",
+                                                           "transform_graph"))
+    examples = latest_output(args.output_dir, "Transform", "transformed_examples")
+    files = {split: [os.path.join(examples, f"Split-{split}", "*")] for split in ("train", "eval")}
+    parse = training.transformed_examples(transform_output)
+
+    def trainer_data(split, shuffle):
+        return lambda input_context=None: training.dataset(files[split], parse, c, c.batch_size,
+                                                           shuffle, input_context)
+
+    x_train, y_train = transformed_split(args.output_dir, "train", c.sequence_length)
+    x_eval, y_eval = transformed_split(args.output_dir, "eval", c.sequence_length)
+    keras.utils.set_random_seed(c.seed)
+    ours = models.build(c, training.vocabulary_size(c, transform_output))
+    reference = seed_model(c)
+    strategy = strategies.create("default")
+    run_root = tempfile.mkdtemp(prefix="imdb-speed-")
+
+    def our_epoch(round_number):
+        run_dir = os.path.join(run_root, "model_run", str(round_number))
+        training.fit(ours, strategy, c, 1, trainer_data("train", True),
+                     trainer_data("eval", False), run_dir, files["train"] + files["eval"])
+
+    def reference_epoch():
+        reference.fit(x_train, y_train, batch_size=c.batch_size, epochs=1,
+                      validation_data=(x_eval, y_eval), verbose=0)
+
+    rows = []
+    for round_number in range(1, args.rounds + 1):
+        epochs = [("ours", lambda: our_epoch(round_number)), ("reference", reference_epoch)]
+        if round_number % 2 == 0:
+            epochs.reverse()
+        seconds = {name: timed(epoch) for name, epoch in epochs}
+        rows.append((round_number, seconds["ours"], seconds["reference"]))
+        print(f"[speed] round {round_number}: ours {seconds['ours'][0]:.1f} s "
+              f"(cpu {seconds['ours'][1]:.1f} s), reference {seconds['reference'][0]:.1f} s "
+              f"(cpu {seconds['reference'][1]:.1f} s)", flush=True)
+
+    print(f"\n{c.variant} (Trainer) against the seed's model (plain Keras), one epoch each per "
+          f"round, train {len(x_train):,} + eval {len(x_eval):,} reviews, sequence_length "
+          f"{c.sequence_length}, batch {c.batch_size}, {c.batch_length_buckets} length buckets\n")
+    print("| round | Trainer s (cpu s) | plain Keras s (cpu s) | ratio (wall) | ratio (cpu) |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    wall_ratios, cpu_ratios = [], []
+    for round_number, (wall, cpu), (ref_wall, ref_cpu) in rows:
+        wall_ratios.append(wall / ref_wall)
+        cpu_ratios.append(cpu / ref_cpu)
+        print(f"| {round_number} | {wall:.1f} ({cpu:.1f}) | {ref_wall:.1f} ({ref_cpu:.1f}) | "
+              f"{wall_ratios[-1]:.2f}x | {cpu_ratios[-1]:.2f}x |")
+    print(f"| median | | | **{statistics.median(wall_ratios):.2f}x** | "
+          f"**{statistics.median(cpu_ratios):.2f}x** |")
+
+
+if __name__ == "__main__":
+    main()
