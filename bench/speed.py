@@ -8,9 +8,9 @@ each round trains one epoch of each side back to back, in alternating order, and
 taken per round: a slow spell that covers a round slows both sides of its ratio alike.
 
 Our side is the Trainer's own code: `training.fit` (early stopping, epoch log, TensorBoard,
-backups) over `training.dataset` (length buckets, masked padding) for the configured variant
+backups) over `training.dataset` (length buckets) for the configured variant
 (`basic`, the seed's architecture, by default). The other side is the seed's model as written
-(unmasked, every batch sequence_length long) fitted by plain Keras on numpy arrays of the same
+(every batch sequence_length long, padding read as if it were words) fitted by plain Keras on numpy arrays of the same
 tokenized examples. Both read the Transform output a benchmark run left in `--output-dir`.
 Not a test: about ten minutes on a 2-core machine.
 """

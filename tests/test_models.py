@@ -1,4 +1,4 @@
-"""Model builders: shapes, masking, and the cuDNN-compatible LSTM arguments."""
+"""Model builders: shapes, padding, and the cuDNN-compatible LSTM arguments."""
 import keras
 import numpy as np
 import pytest
@@ -21,28 +21,33 @@ def test_variant_outputs_one_probability_per_review(variant):
 
 @pytest.mark.parametrize("embedding_dropout", [0.0, 0.3])
 @pytest.mark.parametrize("variant", models.variants())
-def test_padding_is_masked(variant, embedding_dropout):
-    """Same weights, shorter input: a review scores the same with or without trailing padding
-    (embedding dropout passes the mask on)."""
-    padded_config = TrainerConfig(**{**CONFIG.to_dict(), "variant": variant,
-                                     "embedding_dropout": embedding_dropout})
-    exact_config = TrainerConfig(**{**padded_config.to_dict(), "sequence_length": 4})
-    padded_model = models.build(padded_config, VOCABULARY)
-    exact_model = models.build(exact_config, VOCABULARY)
-    exact_model.set_weights(padded_model.get_weights())
-    review = np.array([[5, 6, 7, 8]])
-    padded = np.pad(review, [(0, 0), (0, CONFIG.sequence_length - 4)])
-    np.testing.assert_allclose(padded_model.predict(padded, verbose=0),
-                               exact_model.predict(review, verbose=0), rtol=1e-5)
+def test_padding_changes_no_score(variant, embedding_dropout):
+    """A review scores the same alone, unpadded, as padded in a batch of reviews of other
+    lengths."""
+    config = TrainerConfig(**{**CONFIG.to_dict(), "variant": variant,
+                              "embedding_dropout": embedding_dropout})
+    model = models.build(config, VOCABULARY)
+    reviews = [[5, 6, 7, 8], [9, 3], [4, 4, 2, 7, 1, 3, 5, 8, 9, 2, 6, 7]]
+    padded = np.array([r + [0] * (CONFIG.sequence_length - len(r)) for r in reviews])
+    in_batch = model.predict(padded, verbose=0)
+    for review, score in zip(reviews, in_batch):
+        np.testing.assert_allclose(model.predict(np.array([review]), verbose=0)[0], score,
+                                   rtol=1e-5)
+
+
+@pytest.mark.parametrize("variant", models.variants())
+def test_an_empty_review_gets_a_probability(variant):
+    """Nothing but padding (a review of only punctuation tokenizes to nothing)."""
+    model = models.build(TrainerConfig(**{**CONFIG.to_dict(), "variant": variant}), VOCABULARY)
+    probability = model.predict(np.zeros((1, CONFIG.sequence_length), "int64"), verbose=0)
+    assert 0 < probability[0, 0] < 1
 
 
 @pytest.mark.parametrize("variant", models.variants())
 def test_every_lstm_keeps_the_cudnn_kernel_arguments(variant):
     model = models.build(TrainerConfig(**{**CONFIG.to_dict(), "variant": variant}), VOCABULARY)
     lstms = [l for l in model.layers if isinstance(l, keras.layers.LSTM)]
-    lstms += [l.forward_layer for l in model.layers if isinstance(l, keras.layers.Bidirectional)]
-    lstms += [l.backward_layer for l in model.layers if isinstance(l, keras.layers.Bidirectional)]
-    assert lstms
+    assert len(lstms) == (2 if variant in ("stacked", "bidirectional") else 1)
     for lstm in lstms:
         assert lstm.activation is keras.activations.tanh
         assert lstm.recurrent_activation is keras.activations.sigmoid
@@ -66,9 +71,10 @@ def test_embedding_dropout_drops_whole_embedding_dimensions(variant):
 def test_basic_is_the_seed_architecture():
     model = models.build(TrainerConfig(), 10_002)
     kinds = [type(l).__name__ for l in model.layers]
-    assert kinds == ["InputLayer", "Embedding", "LSTM", "Dropout", "Dense", "Dropout", "Dense"]
+    assert kinds == ["InputLayer", "Embedding", "LSTM", "LastRealState", "Dropout", "Dense",
+                     "Dropout", "Dense"]
     assert model.layers[1].output_dim == 128 and model.layers[2].units == 64
-    assert model.layers[4].units == 32 and model.layers[3].rate == 0.5
+    assert model.layers[5].units == 32 and model.layers[4].rate == 0.5
     assert model.optimizer.learning_rate.numpy() == pytest.approx(1e-3)
 
 
@@ -78,8 +84,7 @@ def test_mixed_precision_computes_in_float16_and_answers_in_float32(variant):
     config = TrainerConfig(**{**CONFIG.to_dict(), "variant": variant, "precision": "mixed_float16"})
     model = models.build(config, VOCABULARY)
     assert keras.config.dtype_policy().name == "float32"  # the global policy is left alone
-    recurrent = (keras.layers.LSTM, keras.layers.Bidirectional)
-    lstms = [l for l in model.layers if isinstance(l, recurrent)]
+    lstms = [l for l in model.layers if isinstance(l, keras.layers.LSTM)]
     assert lstms and all(l.compute_dtype == "float16" and l.variable_dtype == "float32"
                          for l in lstms)
     assert model.output.dtype == "float32"

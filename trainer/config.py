@@ -28,7 +28,7 @@ PREDICTION_KEY = "probabilities"
 VOCABULARY_NAME = "review_vocabulary"
 # The pretraining's output, in the Pretrainer's model directory: the Trainer starts from it.
 PRETRAINED_ENCODER_FILE = "encoder.keras"
-PADDING_ID = 0  # Reserved: ids start at 1 so Keras can mask padding.
+PADDING_ID = 0  # Reserved: word ids start at 1, so padding is never taken for a word.
 
 
 

@@ -8,14 +8,20 @@ the faster of the two here (Trainer 22 s vs 53 s on the 2,000-review prototype) 
 it as Keras and recomputing compiled metrics (Evaluator 15 s / 1.9 GB vs 85 s / 4.3 GB).
 
 Every LSTM keeps the defaults under which TensorFlow uses the fused cuDNN kernel on a GPU
-(tanh/sigmoid activations, no recurrent dropout, unroll=False, use_bias=True), and inputs are
-right-padded with a mask, the only masked layout that kernel accepts.
+(tanh/sigmoid activations, no recurrent dropout, unroll=False, use_bias=True).
+
+Padding without a Keras mask: reviews are right-padded, so padding comes after every real token
+and changes no LSTM output up to a review's last real token. Each LSTM runs unmasked and the
+variants read its output there (`LastRealState`), which is exactly what a masked LSTM returns.
+On a CPU a masked LSTM adds selects to every step and took ~1.5x as long per epoch
+(docs/BENCHMARKS.md, "Seconds per epoch").
 """
 from typing import Callable, Dict
 
 import keras
+import tensorflow as tf
 
-from trainer.config import TrainerConfig
+from trainer.config import PADDING_ID, TrainerConfig
 
 ModelBuilder = Callable[[TrainerConfig, int], keras.Model]
 # Pretraining hands the classifier its embedding by this layer name.
@@ -53,12 +59,38 @@ def build(trainer_config: TrainerConfig, vocabulary_size: int) -> keras.Model:
     return model
 
 
+def _real_lengths(tokens: tf.Tensor) -> tf.Tensor:
+    return tf.math.count_nonzero(tokens, axis=1, dtype=tf.int32)
+
+
+class LastRealState(keras.layers.Layer):
+    """Each review's output at its last real token; zeros for an empty review, as a masked LSTM
+    returns."""
+
+    def call(self, sequences, tokens):
+        lengths = _real_lengths(tokens)
+        last = tf.gather(sequences, tf.maximum(lengths - 1, 0), batch_dims=1)
+        return tf.where((lengths > 0)[:, tf.newaxis], last, tf.zeros_like(last))
+
+
+def _last_state(lstm: keras.layers.LSTM, sequences, tokens):
+    """`lstm`'s output at each review's last real token."""
+    return LastRealState()(lstm(sequences), tokens)
+
+
+class ReversedReviews(keras.layers.Layer):
+    """Each review's steps in reverse order, padding still at the end: a backward LSTM over them
+    starts at the last real token."""
+
+    def call(self, sequences, tokens):
+        return tf.reverse_sequence(sequences, _real_lengths(tokens), seq_axis=1, batch_axis=0)
+
+
 def _embedded_tokens(c: TrainerConfig, vocabulary_size: int):
     """The model's input (right-padded token ids, any length up to sequence_length: length
-    buckets cut batches short) and their embeddings, padding masked."""
+    buckets cut batches short) and their embeddings."""
     tokens = keras.Input(shape=(None,), dtype="int64", name="tokens")
-    embedding = keras.layers.Embedding(vocabulary_size, c.embedding_dim, mask_zero=True,
-                                       name=EMBEDDING_LAYER)
+    embedding = keras.layers.Embedding(vocabulary_size, c.embedding_dim, name=EMBEDDING_LAYER)
     embedded = embedding(tokens)
     if c.embedding_dropout:
         embedded = keras.layers.SpatialDropout1D(c.embedding_dropout)(embedded)
@@ -67,7 +99,7 @@ def _embedded_tokens(c: TrainerConfig, vocabulary_size: int):
 
 def encoder(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     """What language-model pretraining trains: an embedding like every variant's and an LSTM's
-    states over it."""
+    states over it (those at padding are not used)."""
     tokens, x = _embedded_tokens(c, vocabulary_size)
     return keras.Model(tokens, keras.layers.LSTM(c.lstm_units, return_sequences=True)(x),
                        name="encoder")
@@ -99,7 +131,7 @@ def _probability_of_positive(tokens, features, name: str) -> keras.Model:
 def basic(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     """The seed's model: Embedding -> LSTM -> Dropout -> Dense relu -> Dropout -> sigmoid."""
     tokens, x = _embedded_tokens(c, vocabulary_size)
-    x = keras.layers.LSTM(c.lstm_units)(x)
+    x = _last_state(keras.layers.LSTM(c.lstm_units, return_sequences=True), x, tokens)
     x = keras.layers.Dropout(c.dropout)(x)
     x = keras.layers.Dense(c.dense_units, activation="relu")(x)
     x = keras.layers.Dropout(c.dropout)(x)
@@ -108,10 +140,11 @@ def basic(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
 
 @register("stacked")
 def stacked(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
-    """Two LSTMs: the first hands its whole sequence (and mask) to the second."""
+    """Two LSTMs: the first hands its whole sequence to the second."""
     tokens, x = _embedded_tokens(c, vocabulary_size)
     x = keras.layers.LSTM(c.lstm_units, return_sequences=True)(x)
-    x = keras.layers.LSTM(max(1, c.lstm_units // 2))(x)
+    second = keras.layers.LSTM(max(1, c.lstm_units // 2), return_sequences=True)
+    x = _last_state(second, x, tokens)
     x = keras.layers.Dropout(c.dropout)(x)
     return _probability_of_positive(tokens, x, "stacked")
 
@@ -120,7 +153,10 @@ def stacked(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
 def bidirectional(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     """Reads each review both ways; the backward pass starts at the last real token."""
     tokens, x = _embedded_tokens(c, vocabulary_size)
-    x = keras.layers.Bidirectional(keras.layers.LSTM(c.lstm_units))(x)
+    forward = _last_state(keras.layers.LSTM(c.lstm_units, return_sequences=True), x, tokens)
+    backward = _last_state(keras.layers.LSTM(c.lstm_units, return_sequences=True),
+                           ReversedReviews()(x, tokens), tokens)
+    x = keras.layers.Concatenate()([forward, backward])
     x = keras.layers.Dropout(c.dropout)(x)
     return _probability_of_positive(tokens, x, "bidirectional")
 
@@ -130,9 +166,10 @@ def attention(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     """LSTM states attend to each other (padding masked out), then are averaged over real
     tokens only."""
     tokens, x = _embedded_tokens(c, vocabulary_size)
+    real = keras.ops.not_equal(tokens, PADDING_ID)
     states = keras.layers.LSTM(c.lstm_units, return_sequences=True)(x)
-    attended = keras.layers.Attention()([states, states])
-    pooled = keras.layers.GlobalAveragePooling1D()(attended)
+    attended = keras.layers.Attention()([states, states], mask=[real, real])
+    pooled = keras.layers.GlobalAveragePooling1D()(attended, mask=real)
     x = keras.layers.Dense(c.dense_units, activation="relu")(pooled)
     return _probability_of_positive(tokens, x, "attention")
 
@@ -141,6 +178,7 @@ def attention(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
 def regularized(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     """L2 on the LSTM's input kernel; relies on early stopping (best weights restored)."""
     tokens, x = _embedded_tokens(c, vocabulary_size)
-    x = keras.layers.LSTM(c.lstm_units, kernel_regularizer=keras.regularizers.L2(c.l2))(x)
+    x = _last_state(keras.layers.LSTM(c.lstm_units, return_sequences=True,
+                                      kernel_regularizer=keras.regularizers.L2(c.l2)), x, tokens)
     x = keras.layers.Dropout(c.dropout)(x)
     return _probability_of_positive(tokens, x, "regularized")

@@ -20,7 +20,8 @@ def normalize(reviews: tf.Tensor) -> tf.Tensor:
 def pad_or_truncate(ids: tf.RaggedTensor, length: int) -> tf.Tensor:
     """Keeps each review's last `length` ids (as Keras' pad_sequences does) and right-pads with 0.
 
-    Right padding is what the cuDNN LSTM kernel accepts together with a mask.
+    Right padding changes no LSTM output up to a review's last real token, so the models read
+    their LSTMs there and need no mask (trainer/models.py).
     """
     return ids[:, -length:].to_tensor(default_value=config.PADDING_ID, shape=[None, length])
 

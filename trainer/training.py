@@ -31,7 +31,8 @@ def length_bounds(sequence_length: int, buckets: int) -> List[int]:
 
 def _trim_to_bucket(tokens: tf.Tensor, labels: tf.Tensor, bounds: tf.Tensor):
     """Cuts a batch's trailing padding down to the smallest bound that holds its longest review:
-    masked padding changes no output, and a few fixed lengths keep retracing to a minimum."""
+    padding after a review's last token changes no output, and a few fixed lengths keep
+    retracing to a minimum."""
     longest = tf.reduce_max(tf.math.count_nonzero(tokens, axis=1, dtype=tf.int32))
     length = tf.gather(bounds, tf.searchsorted(bounds, tf.reshape(longest, [1]))[0])
     return tokens[:, :length], labels
