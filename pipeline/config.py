@@ -1,7 +1,8 @@
 """PipelineConfig: the one object that flows from the CLI / a YAML file / the environment into
 `create_pipeline`, and (its `trainer` part) through `custom_config` into Transform and Trainer.
 
-Precedence, lowest first: defaults, YAML file, IMDB_LSTM_* environment variables, CLI flags.
+Precedence, lowest first: defaults, YAML file (its `per_variant` section for the chosen variant
+over its `trainer` section), IMDB_LSTM_* environment variables, CLI flags.
 Environment variables exist for the `tfx` CLI, which runs pipeline/local_runner.py with no
 arguments: IMDB_LSTM_DATA, IMDB_LSTM_OUTPUT_DIR, IMDB_LSTM_TRAINER_EPOCHS, ... (values in YAML
 syntax), and IMDB_LSTM_CONFIG names a YAML file.
@@ -19,6 +20,8 @@ from trainer.config import (CUSTOM_CONFIG_KEY, PRETRAINING_SETTINGS, TRANSFORM_S
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV_PREFIX = "IMDB_LSTM_"
 CONFIG_FILE_ENV = ENV_PREFIX + "CONFIG"
+# A YAML file's trainer settings for one variant only: {variant: {setting: value}}.
+PER_VARIANT_KEY = "per_variant"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,11 +134,24 @@ def load(config_file: Optional[str] = None, overrides: Optional[Mapping[str, Any
          environ: Mapping[str, str] = os.environ) -> PipelineConfig:
     """Resolves the config; `overrides` (e.g. from CLI flags) nest trainer settings under
     'trainer'."""
-    values = PipelineConfig().to_dict()
+    file_values: Dict[str, Any] = {}
     config_file = config_file or environ.get(CONFIG_FILE_ENV)
     if config_file:
         with open(config_file) as f:
-            values = _merge(values, yaml.safe_load(f) or {})
-    values = _merge(values, _environment_overrides(environ))
-    values = _merge(values, overrides or {})
-    return PipelineConfig.from_dict(values)
+            file_values = yaml.safe_load(f) or {}
+    per_variant = _per_variant_settings(file_values.pop(PER_VARIANT_KEY, None) or {})
+    values = _merge(PipelineConfig().to_dict(), file_values)
+    environment_and_flags = _merge(_environment_overrides(environ), overrides or {})
+    variant = _merge(values, environment_and_flags)["trainer"]["variant"]
+    values = _merge(values, {"trainer": per_variant.get(variant, {})})
+    return PipelineConfig.from_dict(_merge(values, environment_and_flags))
+
+
+def _per_variant_settings(per_variant: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Checks every variant's settings by name and value, whichever variant runs."""
+    for variant, settings in per_variant.items():
+        try:
+            TrainerConfig.from_dict({**(settings or {}), "variant": variant})
+        except ValueError as e:
+            raise ValueError(f"{PER_VARIANT_KEY}.{variant}: {e}") from e
+    return {variant: settings or {} for variant, settings in per_variant.items()}

@@ -21,6 +21,36 @@ def test_precedence_defaults_yaml_environment_flags(tmp_path):
     assert config.trainer.embedding_dim == TrainerConfig().embedding_dim
 
 
+@pytest.mark.parametrize("args, environ, variant, learning_rate", [
+    ([], {}, "basic", 0.0005),
+    (["--variant", "attention"], {}, "attention", 0.001),
+    ([], {"IMDB_LSTM_TRAINER_VARIANT": "attention"}, "attention", 0.001),
+    (["--variant", "attention", "--learning-rate", "0.01"], {}, "attention", 0.01),
+])
+def test_per_variant_settings_apply_to_the_chosen_variant_only(tmp_path, args, environ, variant,
+                                                                learning_rate):
+    yaml_file = tmp_path / "settings.yaml"
+    yaml_file.write_text("trainer:\n  learning_rate: 0.0005\n  epochs: 3\n"
+                         "per_variant:\n  attention:\n    learning_rate: 0.001\n")
+    parsed = cli.build_parser().parse_args(["run"] + args)
+    config = pipeline_config.load(str(yaml_file), cli.overrides_from_args(parsed), environ)
+    assert config.trainer.variant == variant
+    assert config.trainer.learning_rate == learning_rate
+    assert config.trainer.epochs == 3
+
+
+@pytest.mark.parametrize("per_variant, message", [
+    ("transformer:\n    epochs: 2", r"per_variant.transformer: trainer.variant must be one of"),
+    ("attention:\n    epoch: 2", r"per_variant.attention: unknown trainer setting\(s\) \['epoch'\]"),
+    ("stacked:\n    dropout: 2", r"per_variant.stacked: trainer.dropout must be in"),
+])
+def test_per_variant_settings_are_checked_whichever_variant_runs(tmp_path, per_variant, message):
+    yaml_file = tmp_path / "settings.yaml"
+    yaml_file.write_text(f"per_variant:\n  {per_variant}\n")
+    with pytest.raises(ValueError, match=message):
+        pipeline_config.load(str(yaml_file), environ={})
+
+
 @pytest.mark.parametrize("flag, expected", [("0.5", 0.5), ("none", None)])
 def test_optional_numeric_flag(flag, expected):
     args = cli.build_parser().parse_args(["run", "--clipnorm", flag])
