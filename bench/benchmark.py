@@ -80,6 +80,23 @@ def latest_output(output_dir: str, *parts: str, pipeline_name: str = PIPELINE_NA
     return max(paths, key=lambda p: int(os.path.basename(p)))
 
 
+def variant_parser(description: str) -> argparse.ArgumentParser:
+    """Arguments of the scripts that train one variant on a benchmark run's data."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output-dir", required=True, help="a bench/benchmark.py output dir")
+    parser.add_argument("--config", help="the settings the benchmark ran with")
+    parser.add_argument("--variant", default="basic")
+    return parser
+
+
+def variant_settings(config_file: str, variant: str, **changes):
+    """The trainer settings `imdb-lstm run --variant V --config FILE` resolves (its per_variant
+    section included)."""
+    overrides = {"trainer": {"variant": variant, **changes}}
+    return pipeline_config.load(config_file, overrides, environ={}).trainer
+
+
 def transformed_split(output_dir: str, split: str, sequence_length: int):
     """The latest Transform output of the bench pipeline for `split`, as numpy arrays."""
     import numpy as np
@@ -117,7 +134,7 @@ def plain_keras_reference(args) -> dict:
     """The seed's model fitted with plain Keras on the same tokenized train/eval data, with the
     same settings: the yardstick for our Trainer's seconds per epoch."""
     import keras
-    c = pipeline_config.load(args.config).trainer
+    c = variant_settings(args.config, "basic")  # the seed's model
     x_train, y_train = transformed_split(args.output_dir, "train", c.sequence_length)
     x_eval, y_eval = transformed_split(args.output_dir, "eval", c.sequence_length)
     keras.utils.set_random_seed(c.seed)

@@ -18,8 +18,6 @@ backups) over `training.dataset` (length buckets) for the configured variant
 tokenized examples. Both read the Transform output a benchmark run left in `--output-dir`.
 Not a test: about ten minutes on a 2-core machine.
 """
-import argparse
-import dataclasses
 import os
 import statistics
 import sys
@@ -30,8 +28,8 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
-from bench.benchmark import latest_output, seed_model, transformed_split  # noqa: E402
-from pipeline import config as pipeline_config  # noqa: E402
+from bench.benchmark import (latest_output, seed_model, transformed_split,  # noqa: E402
+                             variant_parser, variant_settings)
 from trainer import models, strategy as strategies, training  # noqa: E402
 
 
@@ -43,19 +41,14 @@ def timed(epoch):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output-dir", required=True, help="a bench/benchmark.py output dir")
-    parser.add_argument("--config", help="the settings the benchmark ran with")
-    parser.add_argument("--variant", default="basic")
+    parser = variant_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     logs.quiet_libraries()
     import keras
     import tensorflow_transform as tft
 
-    c = dataclasses.replace(pipeline_config.load(args.config, environ={}).trainer,
-                            variant=args.variant)
+    c = variant_settings(args.config, args.variant)
     transform_output = tft.TFTransformOutput(latest_output(args.output_dir, "Transform",
                                                            "transform_graph"))
     examples = latest_output(args.output_dir, "Transform", "transformed_examples")

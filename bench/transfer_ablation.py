@@ -10,8 +10,6 @@ Reads what a benchmark run with pretraining left in `--output-dir` (bench/benchm
 bench/pretrained.yaml): the Transform graph and examples, the test split, the Pretrainer's
 encoder. Not a test: about ten minutes on a 2-core machine.
 """
-import argparse
-import dataclasses
 import os
 import sys
 import time
@@ -20,28 +18,23 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
-from bench.benchmark import PIPELINE_NAME, latest_output  # noqa: E402
-from pipeline import config as pipeline_config  # noqa: E402
+from bench.benchmark import (PIPELINE_NAME, latest_output, variant_parser,  # noqa: E402
+                             variant_settings)
 from trainer import config, models, pretraining, training  # noqa: E402
 
 HANDOVERS = ("none", "embedding", "embedding+lstm")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output-dir", required=True)
+    parser = variant_parser(__doc__)
     parser.add_argument("--pipeline-name", default=PIPELINE_NAME)
-    parser.add_argument("--config", help="the settings the benchmark ran with")
-    parser.add_argument("--variant", default="basic")
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
     logs.quiet_libraries()
     import keras
     import tensorflow_transform as tft
 
-    trainer_config = dataclasses.replace(pipeline_config.load(args.config, environ={}).trainer,
-                                         variant=args.variant, epochs=args.epochs)
+    trainer_config = variant_settings(args.config, args.variant, epochs=args.epochs)
     def latest(*parts):
         return latest_output(args.output_dir, *parts, pipeline_name=args.pipeline_name)
 
