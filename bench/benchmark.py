@@ -190,6 +190,7 @@ def main():
     parser.add_argument("--variants", default=",".join(models.variants()))
     parser.add_argument("--write", help="fill the variants table of this markdown file")
     args = parser.parse_args()
+    logs.quiet_libraries()
 
     started = time.time()
     results = [run_variant(v, args) for v in args.variants.split(",")]
