@@ -60,8 +60,9 @@ def build(trainer_config: TrainerConfig, vocabulary_size: int) -> keras.Model:
     return model
 
 
-def _real_lengths(tokens: tf.Tensor) -> tf.Tensor:
-    return tf.math.count_nonzero(tokens, axis=1, dtype=tf.int32)
+def real_lengths(tokens: tf.Tensor) -> tf.Tensor:
+    """Real (not padding) tokens in each review of a batch, or in one review."""
+    return tf.math.count_nonzero(tf.not_equal(tokens, PADDING_ID), axis=-1, dtype=tf.int32)
 
 
 class LastRealState(keras.layers.Layer):
@@ -69,7 +70,7 @@ class LastRealState(keras.layers.Layer):
     returns."""
 
     def call(self, sequences, tokens):
-        lengths = _real_lengths(tokens)
+        lengths = real_lengths(tokens)
         last = tf.gather(sequences, tf.maximum(lengths - 1, 0), batch_dims=1)
         return tf.where((lengths > 0)[:, tf.newaxis], last, tf.zeros_like(last))
 
@@ -84,7 +85,7 @@ class ReversedReviews(keras.layers.Layer):
     starts at the last real token."""
 
     def call(self, sequences, tokens):
-        return tf.reverse_sequence(sequences, _real_lengths(tokens), seq_axis=1, batch_axis=0)
+        return tf.reverse_sequence(sequences, real_lengths(tokens), seq_axis=1, batch_axis=0)
 
 
 def _embedded_tokens(c: TrainerConfig, vocabulary_size: int):

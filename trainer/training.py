@@ -33,7 +33,7 @@ def _trim_to_bucket(tokens: tf.Tensor, labels: tf.Tensor, bounds: tf.Tensor):
     """Cuts a batch's trailing padding down to the smallest bound that holds its longest review:
     padding after a review's last token changes no output, and a few fixed lengths keep
     retracing to a minimum."""
-    longest = tf.reduce_max(tf.math.count_nonzero(tokens, axis=1, dtype=tf.int32))
+    longest = tf.reduce_max(models.real_lengths(tokens))
     length = tf.gather(bounds, tf.searchsorted(bounds, tf.reshape(longest, [1]))[0])
     return tokens[:, :length], labels
 
@@ -72,7 +72,7 @@ def dataset(file_patterns: List[str], parse_batch: BatchParser,
         bounds = length_bounds(trainer_config.sequence_length,
                                trainer_config.batch_length_buckets)
         batches = batches.unbatch().bucket_by_sequence_length(
-            lambda tokens, label: tf.math.count_nonzero(tokens, dtype=tf.int32),
+            lambda tokens, label: models.real_lengths(tokens),
             bucket_boundaries=[b + 1 for b in bounds[:-1]],
             bucket_batch_sizes=[batch_size] * len(bounds), no_padding=True)
         batches = batches.map(
