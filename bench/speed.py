@@ -12,11 +12,11 @@ threads) do not grow in a slow spell: a round whose wall time is far above its u
 CPU time was disturbed.
 
 Our side is the Trainer's own code: `training.fit` (early stopping, epoch log, TensorBoard,
-backups) over `training.dataset` (length buckets) for the configured variant
-(`basic`, the seed's architecture, by default). The other side is the seed's model as written
-(every batch sequence_length long, padding read as if it were words) fitted by plain Keras on numpy arrays of the same
-tokenized examples. Both read the Transform output a benchmark run left in `--output-dir`.
-Not a test: about ten minutes on a 2-core machine.
+backups) over `training.dataset` (length buckets) for the configured variant (`basic`, the
+seed's architecture, by default). The other side is the seed's model as written (every batch
+sequence_length long, padding read as if it were words) fitted by plain Keras on numpy arrays
+of the same tokenized examples. Both read the Transform output a benchmark run left in
+`--output-dir`. Not a test: about ten minutes on a 2-core machine.
 """
 import os
 import statistics
