@@ -7,6 +7,12 @@ the source (an archive, or a glob over an extracted tree). Official `train` revi
 by `output_config` hash buckets (by default train 90 / eval 10, the eval split for early stopping);
 official `test` reviews become the `test` split, which only the Evaluator reads.
 
+The buckets hash a review's film (from the source's `urls_*.txt`), so every review of a film lands
+on the same side. The official test set shares no films with the training set; an eval split that
+did (a random 10% of the reviews, when 97% of the training reviews share their film with another)
+would reward remembering films, and early stopping would pick epochs for the wrong split. Reviews without a film
+are hashed one by one.
+
 UnlabelledImdbExampleGen reads the unlabelled reviews (`train/unsup`) of such a source into
 `train` and `eval` splits by the same hash buckets, for pretraining: their tf.Examples carry no
 label and no rating.
@@ -79,7 +85,8 @@ class _ReadReviews(beam.DoFn):
 
 
 class _HashPartition:
-    """Assigns official-train reviews to output splits by a stable hash of their key."""
+    """Assigns official-train reviews to output splits by a stable hash of their film (their key
+    when they have none)."""
 
     def __init__(self, split_config: example_gen_pb2.SplitConfig):
         self.names = [split.name for split in split_config.splits]
@@ -89,7 +96,8 @@ class _HashPartition:
     def __call__(self, review: imdb_reader.Review, num_partitions: int) -> int:
         if review.split == TEST_SPLIT:
             return num_partitions - 1
-        bucket = int(hashlib.sha256(review.key.encode("utf-8")).hexdigest(), 16) % self._total
+        group = review.film or review.key
+        bucket = int(hashlib.sha256(group.encode("utf-8")).hexdigest(), 16) % self._total
         return next(i for i, bound in enumerate(self._bounds) if bucket < bound)
 
 

@@ -1,7 +1,8 @@
 """Tiny synthetic IMDB data in the Stanford aclImdb layout. Never real review text.
 
 Positive reviews lean on positive words and negative on negative ones, so a model can learn
-something from a few hundred of them.
+something from a few hundred of them. Like the real data, ids count from 0 in each folder and
+`urls_{folder}.txt` names each review's film, a few reviews a film, no film shared by two folders.
 """
 import io
 import os
@@ -13,6 +14,7 @@ POSITIVE = ["great", "wonderful", "brilliant", "moving", "superb", "loved", "mas
 NEGATIVE = ["awful", "boring", "terrible", "dull", "waste", "hated", "mess"]
 FILLER = ["the", "film", "plot", "actor", "scene", "story", "director", "movie", "a", "and",
           "it", "was", "with", "camera", "music", "ending", "cast", "script"]
+REVIEWS_PER_FILM = 3
 
 
 def _review(rng: random.Random, positive: bool) -> str:
@@ -34,20 +36,20 @@ def _review(rng: random.Random, positive: bool) -> str:
 
 def reviews(per_folder: int, seed: int = 0, unlabelled: int = 1) -> Iterator[Tuple[str, str]]:
     """(relative path, text) for `per_folder` reviews in each of train/test x pos/neg, and
-    `unlabelled` reviews of either kind in train/unsup."""
+    `unlabelled` reviews of either kind in train/unsup, then each folder's urls file."""
     rng = random.Random(seed)
-    next_id = 0
-    for split in ("train", "test"):
-        for folder in ("pos", "neg"):
-            for _ in range(per_folder):
-                rating = rng.randint(7, 10) if folder == "pos" else rng.randint(1, 4)
-                yield (f"aclImdb/{split}/{folder}/{next_id}_{rating}.txt",
-                       _review(rng, folder == "pos"))
-                next_id += 1
-    for _ in range(unlabelled):
-        yield f"aclImdb/train/unsup/{next_id}_0.txt", _review(rng, rng.random() < 0.5)
-        next_id += 1
-    yield "aclImdb/train/urls_pos.txt", "http://www.imdb.example/title/tt0000000/usercomments"
+    folders = [(f"{split}/{folder}", per_folder) for split in ("train", "test")
+               for folder in ("pos", "neg")] + [("train/unsup", unlabelled)]
+    for folder_number, (folder, count) in enumerate(folders):
+        for review_id in range(count):
+            positive = folder.endswith("pos") or (folder.endswith("unsup") and rng.random() < 0.5)
+            rating = (0 if folder.endswith("unsup") else
+                      rng.randint(7, 10) if positive else rng.randint(1, 4))
+            yield f"aclImdb/{folder}/{review_id}_{rating}.txt", _review(rng, positive)
+        split, label_folder = folder.split("/")
+        yield f"aclImdb/{split}/urls_{label_folder}.txt", "".join(
+            f"http://www.imdb.example/title/tt{folder_number}{i // REVIEWS_PER_FILM:06d}/"
+            "usercomments\n" for i in range(count))
 
 
 def write_tree(root: str, per_folder: int = 50, seed: int = 0,

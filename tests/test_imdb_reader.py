@@ -21,7 +21,7 @@ def _read_archive(path, unlabelled=False):
 
 def test_archive_yields_labelled_reviews_and_skips_the_rest(tiny_archive):
     reviews = _read_archive(tiny_archive)
-    assert len(reviews) == 20  # 5 per folder; unsup/ and urls_*.txt skipped
+    assert len(reviews) == 20  # 5 per folder; unsup/ skipped
     assert {(r.split, r.label) for r in reviews} == {("train", 0), ("train", 1), ("test", 0),
                                                      ("test", 1)}
     for r in reviews:
@@ -36,6 +36,41 @@ def test_extracted_tree_reads_the_same_reviews_as_the_archive(tiny_archive, tiny
     from_archive = {r.key: r for r in _read_archive(tiny_archive, unlabelled)}
     from_tree = {r.key: r for r in _read(tiny_tree, "aclImdb/*/*/*.txt", unlabelled)}
     assert from_archive == from_tree
+    assert all(review.film for review in from_tree.values())
+
+
+def test_each_review_gets_the_film_on_its_line_of_the_folders_urls_file(tmp_path):
+    films = ["tt0000007", "tt0000007", "tt0000042"]
+    urls = "".join(f"http://www.imdb.com/title/{film}/usercomments\n" for film in films)
+    archive = synthetic_imdb.write_archive(str(tmp_path / "films.tar.gz"), per_folder=3,
+                                           extra={"aclImdb/train/urls_neg.txt": urls.encode()})
+    reviews = {r.key.rsplit("_", 1)[0]: r.film for r in _read_archive(archive)}
+    assert [reviews[f"train/neg/{review_id}"] for review_id in range(3)] == films
+    assert reviews["train/pos/0"] != reviews["test/pos/0"]  # each folder's own urls file
+
+
+def test_reviews_without_a_urls_line_have_no_film_and_a_warning(tmp_path, caplog):
+    archive = synthetic_imdb.write_archive(
+        str(tmp_path / "short.tar.gz"), per_folder=4, skip=["aclImdb/test/urls_neg.txt"],
+        extra={"aclImdb/train/urls_pos.txt": b"http://www.imdb.com/title/tt0000001/\n"})
+    with caplog.at_level("WARNING", logger=imdb_reader.__name__):
+        reviews = _read_archive(archive)
+    without_film = sorted(r.key.rsplit("_", 1)[0] for r in reviews if r.film is None)
+    assert without_film == ["test/neg/0", "test/neg/1", "test/neg/2", "test/neg/3",
+                            "train/pos/1", "train/pos/2", "train/pos/3"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    # Only the training folders' films matter: they decide the train/eval holdout.
+    assert len(warnings) == 1
+    assert "3 of the 4 reviews in train/pos have no line in train/urls_pos.txt" in warnings[0]
+
+
+def test_urls_file_that_names_no_film_is_named_in_the_error(tmp_path):
+    archive = synthetic_imdb.write_archive(
+        str(tmp_path / "bad_urls.tar.gz"), per_folder=2,
+        extra={"aclImdb/test/urls_pos.txt": b"http://www.imdb.com/title/tt0000001/\nnot a url\n"})
+    with pytest.raises(IngestError, match="line 2 is not an IMDb title URL") as error:
+        _read_archive(archive)
+    assert "aclImdb/test/urls_pos.txt" in str(error.value)
 
 
 def test_unlabelled_reader_yields_only_the_unsup_folder(tmp_path):
@@ -45,7 +80,7 @@ def test_unlabelled_reader_yields_only_the_unsup_folder(tmp_path):
     assert len(reviews) == 7
     for r in reviews:
         assert (r.split, r.label, r.rating) == ("train", None, 0)
-        assert r.key.startswith("train/unsup/") and r.text
+        assert r.key.startswith("train/unsup/") and r.text and r.film
 
 
 def test_unlabelled_review_with_a_rating_is_named_in_the_error(tmp_path):
