@@ -181,7 +181,8 @@ def read_source(input_base: str, pattern: str, glob: Callable[[str], Iterable[st
                 opener: Callable[[str], BinaryIO], unlabelled: bool = False) -> Iterator[Review]:
     """Reviews of one data source: `pattern` (relative to `input_base`) names an archive or globs
     the review files of an extracted tree. The labelled reviews, or with `unlabelled` the
-    unlabelled ones. Fails if a folder it reads yields nothing."""
+    unlabelled ones. Fails if a folder it reads yields nothing; warns of training reviews
+    without a film."""
     source = posixpath.join(input_base, pattern)
     folders = review_folders(unlabelled)
     if pattern.endswith(ARCHIVE_SUFFIXES):
