@@ -30,8 +30,19 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() not in _BOOLEANS:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return _BOOLEANS[text.lower()]
+
+
 def _value_parser(field_type) -> Callable[[str], Any]:
-    """int, float or str; Optional[X] also takes 'none'."""
+    """int, float, str or bool (true/false); Optional[X] also takes 'none'."""
+    if field_type is bool:
+        return _parse_bool
     options = [t for t in typing.get_args(field_type) if t is not type(None)]
     if not options:
         return field_type

@@ -94,6 +94,9 @@ class TrainerConfig:
     # recent CPUs); the output layer stays float32 either way.
     precision: str = "float32"
     early_stopping_patience: int = 2
+    # Serve with the decision threshold that does best on eval, moved to 0.5 (calibration.py);
+    # false: the model's own output, cut at 0.5.
+    calibrate_threshold: bool = True
     shuffle_buffer: int = 10_000
     seed: int = 42
 
@@ -112,6 +115,9 @@ class TrainerConfig:
                      "batch_size", "epochs", "batch_length_buckets"):
             if getattr(self, name) < 1:
                 raise ValueError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
+        if not isinstance(self.calibrate_threshold, bool):
+            raise ValueError(f"trainer.calibrate_threshold must be true or false, "
+                             f"got {self.calibrate_threshold!r}")
         if self.pretrain_epochs < 0:
             raise ValueError(f"trainer.pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
         if self.oov_buckets < 1:

@@ -9,10 +9,11 @@ import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import config, distributed_loop, models, strategy as strategies
+from trainer import calibration, config, distributed_loop, models, strategy as strategies
 from trainer.distributed_loop import DatasetFn
 
 _log = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ BatchParser = Callable[[tf.Tensor], Tuple[tf.Tensor, tf.Tensor]]
 HISTORY_FILE = "history.json"
 # Travels with the SavedModel (TF Serving ignores assets.extra/): what the model was trained with.
 CONFIG_ASSET = os.path.join("assets.extra", "trainer_config.json")
+# Beside it: the decision threshold chosen on eval, and eval accuracy before and after.
+CALIBRATION_ASSET = os.path.join("assets.extra", "calibration.json")
 
 
 def length_bounds(sequence_length: int, buckets: int) -> List[int]:
@@ -81,16 +84,20 @@ def dataset(file_patterns: List[str], parse_batch: BatchParser,
 
 
 class ServingModule(tf.Module):
-    """What the Pusher ships: the trained model behind the tf.Transform graph, two signatures."""
+    """What the Pusher ships: the trained model behind the tf.Transform graph, two signatures,
+    its score shifted so that 0.5 is the decision threshold (trainer/calibration.py)."""
 
-    def __init__(self, model: keras.Model, tf_transform_output: tft.TFTransformOutput):
+    def __init__(self, model: keras.Model, tf_transform_output: tft.TFTransformOutput,
+                 threshold: float):
         super().__init__()
         self.model = model
         self.transform_layer = tf_transform_output.transform_features_layer()
+        self.threshold = threshold
 
     def _score(self, reviews: tf.Tensor):
         transformed = self.transform_layer({config.REVIEW_KEY: reviews})
-        return {config.PREDICTION_KEY: self.model(transformed[config.TOKENS_KEY], training=False)}
+        probabilities = self.model(transformed[config.TOKENS_KEY], training=False)
+        return {config.PREDICTION_KEY: calibration.centre(probabilities, self.threshold)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(self, serialized_examples):
@@ -110,8 +117,8 @@ RAW_TEXT_SIGNATURE = "serving_raw_text"
 
 
 def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
-                         export_dir: str) -> None:
-    module = ServingModule(model, tf_transform_output)
+                         export_dir: str, threshold: float = calibration.NEUTRAL) -> None:
+    module = ServingModule(model, tf_transform_output, threshold)
     signatures = {
         "serving_default": module.serve_examples.get_concrete_function(),
         RAW_TEXT_SIGNATURE: module.serve_text.get_concrete_function(),
@@ -218,6 +225,38 @@ def write_history(run_dir: str, history: Dict[str, List[float]]) -> None:
         json.dump(history, f, indent=2)
 
 
+def scores_and_labels(model: keras.Model, batches: tf.data.Dataset) -> Tuple[np.ndarray,
+                                                                             np.ndarray]:
+    """The model's output for every review of `batches`, and their labels."""
+    predict = tf.function(lambda tokens: model(tokens, training=False), reduce_retracing=True)
+    scores, labels = [], []
+    for tokens, batch_labels in batches:
+        scores.append(np.ravel(predict(tokens)))
+        labels.append(np.ravel(batch_labels))
+    return np.concatenate(scores), np.concatenate(labels)
+
+
+def choose_threshold(model: keras.Model, eval_batches: tf.data.Dataset,
+                     trainer_config: config.TrainerConfig) -> Dict[str, float]:
+    """The decision threshold for the served model, and what it does to eval accuracy."""
+    scores, labels = scores_and_labels(model, eval_batches)
+    threshold = calibration.NEUTRAL
+    if not trainer_config.calibrate_threshold:
+        _log.info("decision threshold kept at 0.5: calibrate_threshold is off")
+    elif len(scores) < calibration.MIN_REVIEWS:
+        _log.warning("decision threshold kept at 0.5: %d eval reviews, calibrating needs %d or "
+                     "more", len(scores), calibration.MIN_REVIEWS)
+    else:
+        threshold = calibration.decision_threshold(scores, labels)
+    result = {"decision_threshold": threshold, "eval_reviews": len(scores),
+              "eval_accuracy_at_0.5": calibration.accuracy(scores, labels, calibration.NEUTRAL),
+              "eval_accuracy": calibration.accuracy(scores, labels, threshold)}
+    _log.info("decision threshold %.3f (the served score is 0.5 there): eval accuracy %.4f at 0.5, "
+              "%.4f at the threshold, on %d reviews", threshold, result["eval_accuracy_at_0.5"],
+              result["eval_accuracy"], len(scores))
+    return result
+
+
 def vocabulary_size(trainer_config: config.TrainerConfig,
                     tf_transform_output: tft.TFTransformOutput) -> int:
     """Token ids the model embeds: the vocabulary, its OOV buckets and the padding id."""
@@ -253,18 +292,21 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
     history = fit(model, strategy, trainer_config, trainer_config.epochs,
                   data(train_files, shuffle=True), data(eval_files, shuffle=False), run_dir,
                   inputs)
+    chosen = choose_threshold(model, data(eval_files, shuffle=False)(), trainer_config)
     if not strategies.is_chief(strategy):
         # Every worker must take part in saving (it may read variables collectively); only
         # the chief's copy is kept.
         with tempfile.TemporaryDirectory() as scratch:
-            export_serving_model(model, tf_transform_output, scratch)
+            export_serving_model(model, tf_transform_output, scratch, chosen["decision_threshold"])
         _log.info("worker %s done; the chief writes the model", strategies.task_name(strategy))
         return history
-    export_serving_model(model, tf_transform_output, serving_model_dir)
-    config_asset = os.path.join(serving_model_dir, CONFIG_ASSET)
-    tf.io.gfile.makedirs(os.path.dirname(config_asset))
-    with tf.io.gfile.GFile(config_asset, "w") as f:
-        json.dump(trainer_config.to_dict(), f, indent=2, sort_keys=True)
+    export_serving_model(model, tf_transform_output, serving_model_dir,
+                         chosen["decision_threshold"])
+    for asset, content in ((CONFIG_ASSET, trainer_config.to_dict()), (CALIBRATION_ASSET, chosen)):
+        path = os.path.join(serving_model_dir, asset)
+        tf.io.gfile.makedirs(os.path.dirname(path))
+        with tf.io.gfile.GFile(path, "w") as f:
+            json.dump(content, f, indent=2, sort_keys=True)
     write_history(run_dir, history)
     _log.info("exported SavedModel to %s", serving_model_dir)
     return history
