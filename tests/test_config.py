@@ -58,6 +58,13 @@ def test_optional_numeric_flag(flag, expected):
     assert config.trainer.clipnorm == expected
 
 
+@pytest.mark.parametrize("flag, expected", [("false", False), ("No", False), ("true", True)])
+def test_boolean_flag(flag, expected):
+    args = cli.build_parser().parse_args(["run", "--calibrate-threshold", flag])
+    config = pipeline_config.load(overrides=cli.overrides_from_args(args), environ={})
+    assert config.trainer.calibrate_threshold is expected
+
+
 def test_config_file_from_environment(tmp_path):
     yaml_file = tmp_path / "settings.yaml"
     yaml_file.write_text("pipeline_name: from-env-file\n")
@@ -98,6 +105,7 @@ def test_outputs_default_outside_the_source_tree():
     ({"trainer": {"variant": "transformer"}}, r"variant must be one of \['attention', 'basic'"),
     ({"trainer": {"strategy": "gpu"}}, "strategy must be one of"),
     ({"trainer": {"pretrain_epochs": -1}}, "pretrain_epochs must be >= 0"),
+    ({"trainer": {"calibrate_threshold": "off"}}, "calibrate_threshold must be true or false"),
 ])
 def test_bad_settings_are_rejected_by_name(overrides, message):
     with pytest.raises(ValueError, match=message):

@@ -92,6 +92,11 @@ def test_report_of_a_blessed_run_matches_tfma(runs, browser, tmp_path):
     assert float(keys["gate.binary_accuracy.lower_bound"]) == pytest.approx(
         expected["binary_accuracy"], abs=5e-5)
     assert int(keys["data.test.examples"]) == expected["example_count"]
+    with open(os.path.join(run.output_uris["Model"], "Format-Serving", "assets.extra",
+                           "calibration.json")) as f:
+        calibrated = json.load(f)
+    assert float(keys["training.decision_threshold"]) == pytest.approx(
+        calibrated["decision_threshold"], abs=5e-4)
 
 
 def test_report_of_a_worse_model_names_the_failing_threshold(runs, browser, tmp_path):

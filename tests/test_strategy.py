@@ -54,6 +54,10 @@ def test_mirrored_over_two_logical_cpus_trains_and_saves(prepared):
     assert len(history["loss"]) == len(history["val_loss"]) == 2
     stored = json.load(open(os.path.join(serving, "assets.extra", "trainer_config.json")))
     assert stored["strategy"] == "mirrored" and stored["batch_size"] == 8
+    # The restored model scores all of eval, not one replica's share, to choose its threshold.
+    calibrated = json.load(open(os.path.join(serving, "assets.extra", "calibration.json")))
+    assert calibrated["eval_reviews"] == 7 and calibrated["decision_threshold"] == 0.5
+    assert "decision threshold kept at 0.5: 7 eval reviews" in process.stderr
     assert os.listdir(os.path.join(run, "tensorboard"))
 
 
@@ -144,6 +148,7 @@ def test_multi_worker_trains_two_workers_in_sync_and_only_the_chief_writes(prepa
     epoch_lines = [[line.split(": ", 2)[-1] for line in log.splitlines() if "epoch " in line]
                    for log in logs]
     assert len(epoch_lines[0]) == 2 and epoch_lines[0] == epoch_lines[1]
+    assert all("on 7 reviews" in log for log in logs)  # each worker scores all of eval
 
     (_, chief_serving, chief_run), (_, worker_serving, worker_run) = workers
     assert os.path.exists(os.path.join(chief_serving, "saved_model.pb"))

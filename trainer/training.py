@@ -225,8 +225,8 @@ def write_history(run_dir: str, history: Dict[str, List[float]]) -> None:
         json.dump(history, f, indent=2)
 
 
-def scores_and_labels(model: keras.Model, batches: tf.data.Dataset) -> Tuple[np.ndarray,
-                                                                             np.ndarray]:
+def scores_and_labels(model: keras.Model,
+                      batches: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray]:
     """The model's output for every review of `batches`, and their labels."""
     predict = tf.function(lambda tokens: model(tokens, training=False), reduce_retracing=True)
     scores, labels = [], []

@@ -21,7 +21,7 @@ from tfx.dsl.io import fileio
 from components.anomalies_gate import read_anomalies
 from components.artifact_dirs import split_dirs
 from trainer import config as features
-from trainer.training import CONFIG_ASSET, HISTORY_FILE
+from trainer.training import CALIBRATION_ASSET, CONFIG_ASSET, HISTORY_FILE
 
 SCHEMA_VERSION = 1
 EVALUATED_SPLIT = "test"
@@ -72,7 +72,7 @@ def summarize(inputs: ReportInputs) -> Dict[str, Any]:
             "config": inputs.pipeline_config,
         },
         "data": _data(inputs, trainer_config),
-        "training": _training(inputs.model_run_uri),
+        "training": _training(inputs),
         "evaluation": evaluation,
         "gate": gate,
     }
@@ -81,12 +81,16 @@ def summarize(inputs: ReportInputs) -> Dict[str, Any]:
 def _trainer_config(inputs: ReportInputs) -> Dict[str, Any]:
     if inputs.pipeline_config and inputs.pipeline_config.get("trainer"):
         return inputs.pipeline_config["trainer"]
-    if inputs.model_uri:  # the Trainer writes its config next to the SavedModel
-        path = os.path.join(inputs.model_uri, "Format-Serving", CONFIG_ASSET)
-        if fileio.exists(path):
-            with fileio.open(path) as f:
-                return json.load(f)
-    return {}
+    return _serving_asset(inputs.model_uri, CONFIG_ASSET) or {}
+
+
+def _serving_asset(model_uri: Optional[str], asset: str) -> Optional[Dict[str, Any]]:
+    """One of the JSON files the Trainer writes next to the SavedModel."""
+    path = model_uri and os.path.join(model_uri, "Format-Serving", asset)
+    if not path or not fileio.exists(path):
+        return None
+    with fileio.open(path) as f:
+        return json.load(f)
 
 
 def _finite(value: float) -> Optional[float]:
@@ -177,8 +181,8 @@ def _token_coverage(transform_output: tft.TFTransformOutput, transformed_example
 
 # --- training ---------------------------------------------------------------------------------
 
-def _training(model_run_uri: Optional[str]) -> Optional[Dict[str, Any]]:
-    path = model_run_uri and os.path.join(model_run_uri, HISTORY_FILE)
+def _training(inputs: ReportInputs) -> Optional[Dict[str, Any]]:
+    path = inputs.model_run_uri and os.path.join(inputs.model_run_uri, HISTORY_FILE)
     if not path or not fileio.exists(path):
         return None
     with fileio.open(path) as f:
@@ -188,7 +192,9 @@ def _training(model_run_uri: Optional[str]) -> Optional[Dict[str, Any]]:
     return {"history": history, "epoch_seconds": seconds,
             "epochs": len(history.get("loss", [])),
             # Early stopping restores the weights of the epoch with the lowest val_loss.
-            "restored_epoch": val_loss.index(min(val_loss)) + 1 if val_loss else None}
+            "restored_epoch": val_loss.index(min(val_loss)) + 1 if val_loss else None,
+            # The decision threshold chosen on eval (trainer/calibration.py).
+            "calibration": _serving_asset(inputs.model_uri, CALIBRATION_ASSET)}
 
 
 # --- evaluation -------------------------------------------------------------------------------
