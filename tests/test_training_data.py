@@ -55,13 +55,13 @@ def test_one_bucket_keeps_full_length_batches(examples):
 def test_training_batches_mix_labels_of_a_label_sorted_split(examples, tmp_path):
     """ExampleGen writes IMDB's training reviews grouped by label; the default shuffle must still
     mix them from the first batch on."""
-    rows = examples[0]
+    rows, _, transform_output = examples
     official_train_reviews = 25_000
     sorted_rows = [{**rows[i % len(rows)], config.LABEL_KEY: int(i < official_train_reviews // 2)}
                    for i in range(official_train_reviews)]
     path = transformed_data.write_examples(sorted_rows, str(tmp_path / "sorted.gz"))
     trainer_config = config.TrainerConfig(vocab_size=50, sequence_length=SEQUENCE_LENGTH)
-    dataset = training.dataset([path], training.transformed_examples(examples[2]),
+    dataset = training.dataset([path], training.transformed_examples(transform_output),
                                trainer_config, batch_size=256, shuffle=True)
     _, labels = next(iter(dataset))
     assert 0.3 < np.mean(labels.numpy()) < 0.7
