@@ -70,7 +70,8 @@ def main():
     def our_epoch(round_number):
         run_dir = os.path.join(run_root, "model_run", str(round_number))
         training.fit(ours, strategy, c, 1, trainer_data("train", True),
-                     trainer_data("eval", False), run_dir, files["train"] + files["eval"])
+                     trainer_data("eval", False), run_dir, files["train"] + files["eval"],
+                     c.early_stopping_metric)
 
     def reference_epoch():
         reference.fit(x_train, y_train, batch_size=c.batch_size, epochs=1,

@@ -106,6 +106,7 @@ def test_outputs_default_outside_the_source_tree():
     ({"trainer": {"strategy": "gpu"}}, "strategy must be one of"),
     ({"trainer": {"pretrain_epochs": -1}}, "pretrain_epochs must be >= 0"),
     ({"trainer": {"shuffle_buffer": 0}}, "shuffle_buffer must be >= 1"),
+    ({"trainer": {"early_stopping_metric": "auc"}}, "early_stopping_metric must be one of"),
     ({"trainer": {"calibrate_threshold": "off"}}, "calibrate_threshold must be true or false"),
 ])
 def test_bad_settings_are_rejected_by_name(overrides, message):

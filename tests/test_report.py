@@ -97,6 +97,10 @@ def test_report_of_a_blessed_run_matches_tfma(runs, browser, tmp_path):
         calibrated = json.load(f)
     assert float(keys["training.decision_threshold"]) == pytest.approx(
         calibrated["decision_threshold"], abs=5e-4)
+    with open(os.path.join(run.output_uris["ModelRun"], "history.json")) as f:
+        eval_accuracy = json.load(f)["val_accuracy"]
+    # The default early stopping keeps the epoch of the highest eval accuracy (the first of ties).
+    assert int(keys["training.restored_epoch"]) == eval_accuracy.index(max(eval_accuracy)) + 1
 
 
 def test_report_of_a_worse_model_names_the_failing_threshold(runs, browser, tmp_path):

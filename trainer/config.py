@@ -47,6 +47,8 @@ def length_buckets():
 
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# What early stopping can watch on eval, and in which direction it improves.
+EARLY_STOPPING_MODES = {"accuracy": "max", "loss": "min"}
 
 # Key under which the trainer config travels inside TFX's custom_config.
 CUSTOM_CONFIG_KEY = "trainer"
@@ -94,6 +96,9 @@ class TrainerConfig:
     # recent CPUs); the output layer stays float32 either way.
     precision: str = "float32"
     early_stopping_patience: int = 2
+    # Accuracy, what the Evaluator gates on: eval loss rises as soon as the model grows confident
+    # on the reviews it gets wrong, often while its accuracy still rises.
+    early_stopping_metric: str = "accuracy"
     # Serve with the decision threshold that does best on eval, moved to 0.5 (calibration.py);
     # false: the model's own output, cut at 0.5.
     calibrate_threshold: bool = True
@@ -112,6 +117,9 @@ class TrainerConfig:
         if self.strategy not in strategy.STRATEGIES:
             raise ValueError(f"trainer.strategy must be one of {list(strategy.STRATEGIES)}, "
                              f"got {self.strategy!r}")
+        if self.early_stopping_metric not in EARLY_STOPPING_MODES:
+            raise ValueError(f"trainer.early_stopping_metric must be one of "
+                             f"{list(EARLY_STOPPING_MODES)}, got {self.early_stopping_metric!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"trainer.precision must be one of {list(PRECISIONS)}, "
                              f"got {self.precision!r}")

@@ -125,7 +125,8 @@ def pretrain(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTr
     history = training.fit(
         language_model, strategy, trainer_config, trainer_config.pretrain_epochs,
         data(train_files, shuffle=True), data(eval_files, shuffle=False), run_dir,
-        train_files + eval_files + [tf_transform_output.transform_savedmodel_dir])
+        train_files + eval_files + [tf_transform_output.transform_savedmodel_dir],
+        early_stopping_metric="loss")  # next-word loss; the classifier's metric does not apply
     tf.io.gfile.makedirs(output_dir)
     language_model.encoder.save(os.path.join(output_dir, config.PRETRAINED_ENCODER_FILE))
     training.write_history(run_dir, history)

@@ -197,13 +197,16 @@ def backup_dir(run_dir: str, trainer_config: config.TrainerConfig, inputs: List[
 
 def fit(model: keras.Model, strategy: tf.distribute.Strategy,
         trainer_config: config.TrainerConfig, epochs: int, train_data: DatasetFn,
-        eval_data: DatasetFn, run_dir: str, inputs: List[str]) -> Dict[str, List[float]]:
-    """Fits with early stopping on the eval loss, the epoch log, TensorBoard and per-epoch
-    backups keyed by the settings and `inputs`; returns each epoch's metrics and seconds."""
+        eval_data: DatasetFn, run_dir: str, inputs: List[str],
+        early_stopping_metric: str) -> Dict[str, List[float]]:
+    """Fits with early stopping on `early_stopping_metric` of eval (best weights restored), the
+    epoch log, TensorBoard and per-epoch backups keyed by the settings and `inputs`; returns each
+    epoch's metrics and seconds."""
     epoch_log = EpochLog(epochs)
     chief = strategies.is_chief(strategy)
     callbacks = [
-        keras.callbacks.EarlyStopping(monitor="val_loss",
+        keras.callbacks.EarlyStopping(monitor=f"val_{early_stopping_metric}",
+                                      mode=config.EARLY_STOPPING_MODES[early_stopping_metric],
                                       patience=trainer_config.early_stopping_patience,
                                       restore_best_weights=True),
         epoch_log,  # before the backup, which stores the history including this epoch
@@ -291,7 +294,7 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
               + ([pretrained_dir] if pretrained_dir else []))
     history = fit(model, strategy, trainer_config, trainer_config.epochs,
                   data(train_files, shuffle=True), data(eval_files, shuffle=False), run_dir,
-                  inputs)
+                  inputs, trainer_config.early_stopping_metric)
     chosen = choose_threshold(model, data(eval_files, shuffle=False)(), trainer_config)
     if not strategies.is_chief(strategy):
         # Every worker must take part in saving (it may read variables collectively); only

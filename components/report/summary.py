@@ -72,7 +72,7 @@ def summarize(inputs: ReportInputs) -> Dict[str, Any]:
             "config": inputs.pipeline_config,
         },
         "data": _data(inputs, trainer_config),
-        "training": _training(inputs),
+        "training": _training(inputs, trainer_config),
         "evaluation": evaluation,
         "gate": gate,
     }
@@ -181,18 +181,23 @@ def _token_coverage(transform_output: tft.TFTransformOutput, transformed_example
 
 # --- training ---------------------------------------------------------------------------------
 
-def _training(inputs: ReportInputs) -> Optional[Dict[str, Any]]:
+def _training(inputs: ReportInputs,
+              trainer_config: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     path = inputs.model_run_uri and os.path.join(inputs.model_run_uri, HISTORY_FILE)
     if not path or not fileio.exists(path):
         return None
     with fileio.open(path) as f:
         history = json.load(f)
     seconds = history.pop("epoch_seconds", None)
-    val_loss = history.get("val_loss") or []
+    # Models trained before the setting existed stopped on eval loss.
+    metric = trainer_config.get("early_stopping_metric", "loss")
+    monitored = history.get(f"val_{metric}") or []
+    best = max if features.EARLY_STOPPING_MODES[metric] == "max" else min
     return {"history": history, "epoch_seconds": seconds,
             "epochs": len(history.get("loss", [])),
-            # Early stopping restores the weights of the epoch with the lowest val_loss.
-            "restored_epoch": val_loss.index(min(val_loss)) + 1 if val_loss else None,
+            # Early stopping restores the weights of the epoch where eval did best.
+            "restored_epoch": monitored.index(best(monitored)) + 1 if monitored else None,
+            "early_stopping_metric": metric,
             # The decision threshold chosen on eval (trainer/calibration.py).
             "calibration": _serving_asset(inputs.model_uri, CALIBRATION_ASSET)}
 
