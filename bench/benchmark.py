@@ -14,6 +14,7 @@ import argparse
 import datetime
 import glob
 import json
+import logging
 import os
 import platform
 import re
@@ -48,15 +49,21 @@ def run_variant(variant: str, args) -> dict:
     if args.unlabelled_data:
         command += ["--unlabelled-data", args.unlabelled_data]
     print(f"[bench] {' '.join(command)}", flush=True)
-    process = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT)
-    sys.stderr.write(process.stderr)
-    if process.returncode != 0:
+    # The run's progress lines pass through as they come (a variant trains for many minutes)
+    # and are kept for the Trainer's time and memory.
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+    lines = []
+    for line in process.stderr:
+        sys.stderr.write(line)
+        lines.append(line)
+    if process.wait() != 0:
         raise SystemExit(f"[bench] variant {variant} failed")
+    stderr = "".join(lines)
     run = outcome.latest_run(
         os.path.join(args.output_dir, "metadata", PIPELINE_NAME, "metadata.db"), PIPELINE_NAME)
     history = json.load(open(os.path.join(run.output_uris["ModelRun"], "history.json")))
-    trainer = _TRAINER_DONE.search(process.stderr)
-    pretrainer = _PRETRAINER_DONE.search(process.stderr)  # the first variant's; cached after
+    trainer = _TRAINER_DONE.search(stderr)
+    pretrainer = _PRETRAINER_DONE.search(stderr)  # the first variant's; cached after
     return {
         "variant": variant,
         "epochs_run": len(history["loss"]),
@@ -139,6 +146,8 @@ def plain_keras_reference(args) -> dict:
     x_eval, y_eval = transformed_split(args.output_dir, "eval", c.sequence_length)
     keras.utils.set_random_seed(c.seed)
     model = seed_model(c)
+    print(f"[bench] plain Keras reference: the seed's model, {c.epochs} epochs on "
+          f"{len(x_train):,} reviews", flush=True)
     # Timed by the Trainer's own callback, so both sides of the ratio are measured alike.
     timer = EpochLog(c.epochs)
     history = model.fit(x_train, y_train, batch_size=c.batch_size, epochs=c.epochs,
@@ -191,6 +200,11 @@ def main():
     parser.add_argument("--write", help="fill the variants table of this markdown file")
     args = parser.parse_args()
     logs.quiet_libraries()
+    # The reference trains in this process: its epoch lines show as the Trainer's do.
+    epoch_lines = logging.getLogger("trainer")
+    epoch_lines.setLevel(logging.INFO)
+    epoch_lines.addHandler(logs.ConsoleProgress(sys.stdout))
+    epoch_lines.propagate = False  # the root logger's handler would print each line again
 
     started = time.time()
     results = [run_variant(v, args) for v in args.variants.split(",")]

@@ -12,8 +12,10 @@ from typing import Optional
 # C++ TensorFlow logs are written straight to stderr and only this variable silences them; it
 # must be set before TensorFlow is imported. A user's own setting wins.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# TFX 1.16 pins Python 3.10 (see README); google-api-core warns about it on every import.
+# TFX 1.16 pins Python 3.10 (see README) and google-cloud-storage 2.x (constraints.txt); Google's
+# SDKs warn about both on every import, and neither is the user's to change.
 warnings.filterwarnings("ignore", message=".*non-supported Python version", category=FutureWarning)
+warnings.filterwarnings("ignore", message=".*google-cloud-storage < 3", category=FutureWarning)
 
 _OUR_LOGGERS = ("pipeline", "components", "trainer")
 
