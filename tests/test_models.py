@@ -35,6 +35,14 @@ def test_padding_changes_no_score(variant, embedding_dropout):
                                    rtol=1e-5)
 
 
+def test_mean_over_real_tokens_skips_padding_and_is_zero_for_an_empty_review():
+    steps = np.array([[[1.0, 2.0], [3.0, 4.0], [9.0, 9.0]],
+                      [[5.0, 5.0], [7.0, 7.0], [7.0, 7.0]]], "float32")
+    real = np.array([[True, True, False], [False, False, False]])
+    means = np.asarray(models.MeanOverRealTokens()(steps, real))
+    np.testing.assert_array_equal(means, [[2.0, 3.0], [0.0, 0.0]])
+
+
 @pytest.mark.parametrize("variant", models.variants())
 def test_an_empty_review_gets_a_probability(variant):
     """Nothing but padding (a review of only punctuation tokenizes to nothing)."""

@@ -75,6 +75,16 @@ class LastRealState(keras.layers.Layer):
         return tf.where((lengths > 0)[:, tf.newaxis], last, tf.zeros_like(last))
 
 
+class MeanOverRealTokens(keras.layers.Layer):
+    """Each review's mean step over its real tokens; zeros for an empty review, for which
+    GlobalAveragePooling1D's masked mean divides 0 by 0 and the model scored NaN."""
+
+    def call(self, sequences, real):
+        real = keras.ops.expand_dims(keras.ops.cast(real, sequences.dtype), -1)
+        count = keras.ops.maximum(keras.ops.sum(real, axis=1), 1.0)
+        return keras.ops.sum(sequences * real, axis=1) / count
+
+
 def _last_state(lstm: keras.layers.LSTM, sequences, tokens):
     """`lstm`'s output at each review's last real token."""
     return LastRealState()(lstm(sequences), tokens)
@@ -171,7 +181,7 @@ def attention(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     real = keras.ops.not_equal(tokens, PADDING_ID)
     states = keras.layers.LSTM(c.lstm_units, return_sequences=True)(x)
     attended = keras.layers.Attention()([states, states], mask=[real, real])
-    pooled = keras.layers.GlobalAveragePooling1D()(attended, mask=real)
+    pooled = MeanOverRealTokens()(attended, real)
     x = keras.layers.Dense(c.dense_units, activation="relu")(pooled)
     return _probability_of_positive(tokens, x, "attention")
 
