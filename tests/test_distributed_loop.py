@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer import distributed_loop, models
+from trainer import distributed_loop, models, training
 from trainer.config import TrainerConfig
 
 VOCABULARY = 30
@@ -76,3 +76,23 @@ def test_loop_trains_under_mixed_precision():
     assert all(np.isfinite(w).all() for w in model.get_weights())
     assert any(not np.allclose(b, a) for b, a in zip(before, model.get_weights()))
     assert model.optimizer.iterations.numpy() == 2 * 4  # every step applied, none skipped
+
+
+@pytest.mark.parametrize("loop", ["model.fit", "distributed_loop"])
+def test_epoch_log_reports_how_far_a_long_epoch_got(loop, caplog):
+    train, evaluation = _reviews(30, seed=2), _reviews(13, seed=3)  # 4 batches an epoch
+    _, model = _twin_models("basic")
+    epoch_log = training.EpochLog(epochs=2, progress_seconds=0)  # every batch counts as long
+    with caplog.at_level("INFO", logger=training.__name__):
+        if loop == "model.fit":
+            model.fit(_dataset(train)(), validation_data=_dataset(evaluation)(), epochs=2,
+                      verbose=0, callbacks=[epoch_log])
+        else:
+            distributed_loop.fit(model, tf.distribute.get_strategy(), _dataset(train),
+                                 _dataset(evaluation), epochs=2, callbacks=[epoch_log])
+    progress = [m for m in caplog.messages if ": batch " in m]
+    # The first epoch does not know its length yet; the second counts against the first's.
+    assert [m.split(" (")[0] for m in progress] == (
+        [f"epoch 1/2: batch {b}" for b in range(1, 5)]
+        + [f"epoch 2/2: batch {b} of 4" for b in range(1, 5)])
+    assert all(", loss=" in m for m in progress)

@@ -89,9 +89,17 @@ def fit(model: keras.Model, strategy: tf.distribute.Strategy, train_dataset_fn: 
         return strategy.reduce(tf.distribute.ReduceOp.SUM,
                                strategy.run(eval_replica, args=batch), axis=None)
 
-    def epoch_logs(step, data, prefix=""):
-        loss_sum, correct, examples = sum(step(batch) for batch in data).numpy()
+    def means(totals, prefix=""):
+        loss_sum, correct, examples = tf.unstack(totals)
         return {f"{prefix}loss": loss_sum / examples, f"{prefix}accuracy": correct / examples}
+
+    def epoch_logs(step, data, prefix="", on_batch_end=None):
+        totals = tf.zeros([3])
+        for index, batch in enumerate(data):
+            totals += step(batch)
+            if on_batch_end:
+                on_batch_end(index, means(totals))
+        return {name: float(value) for name, value in means(totals, prefix).items()}
 
     history = keras.callbacks.History()
     callback_list = keras.callbacks.CallbackList(callbacks + [history], model=model,
@@ -101,7 +109,8 @@ def fit(model: keras.Model, strategy: tf.distribute.Strategy, train_dataset_fn: 
     # A BackupAndRestore callback sets _initial_epoch in on_train_begin when it resumes.
     for epoch in range(model._initial_epoch or 0, epochs):
         callback_list.on_epoch_begin(epoch)
-        logs = {**epoch_logs(train_step, train_data),
+        logs = {**epoch_logs(train_step, train_data,
+                             on_batch_end=callback_list.on_train_batch_end),
                 **epoch_logs(eval_step, eval_data, prefix="val_")}
         callback_list.on_epoch_end(epoch, logs)
         # Every worker sees the same all-reduced logs, so early stopping stops all of them.

@@ -134,18 +134,39 @@ def export_serving_model(model: keras.Model, tf_transform_output: tft.TFTransfor
 
 class EpochLog(keras.callbacks.Callback):
     """One readable line per epoch in the run's log, whatever Keras' own verbosity, and the record
-    of every epoch (train and eval metrics, wall seconds) that becomes history.json."""
+    of every epoch (train and eval metrics, wall seconds) that becomes history.json. An epoch
+    that runs longer than `progress_seconds` (a language model's on a CPU takes many minutes) also
+    logs how far it got, that often."""
 
-    def __init__(self, epochs: int):
+    def __init__(self, epochs: int, progress_seconds: float = 60.0):
         super().__init__()
         self._epochs = epochs
-        self._started = 0.0
+        self._progress_seconds = progress_seconds
+        self._epoch = 0
+        self._started = self._reported = 0.0
+        # The batches of the last whole epoch: how many this one will take (the input pipeline
+        # does not know in advance: length buckets batch by what comes).
+        self._batches_seen = self._batches_per_epoch = 0
         self.history: Dict[str, List[float]] = {}
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._started = time.monotonic()
+        self._epoch = epoch
+        self._started = self._reported = time.monotonic()
+        self._batches_seen = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches_seen = batch + 1
+        now = time.monotonic()
+        if now - self._reported < self._progress_seconds:
+            return
+        self._reported = now
+        of = f" of {self._batches_per_epoch}" if self._batches_per_epoch else ""
+        loss = f", loss={float(logs['loss']):.4f}" if logs and "loss" in logs else ""
+        _log.info("epoch %d/%d: batch %d%s (%.0f s)%s", self._epoch + 1, self._epochs,
+                  batch + 1, of, now - self._started, loss)
 
     def on_epoch_end(self, epoch, logs=None):
+        self._batches_per_epoch = self._batches_seen
         seconds = round(time.monotonic() - self._started, 2)
         for key, value in {**(logs or {}), "epoch_seconds": seconds}.items():
             self.history.setdefault(key, []).append(float(value))
