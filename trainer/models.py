@@ -122,7 +122,8 @@ def warm_start(model: keras.Model, encoder_path: str) -> None:
 
     The embedding only: the pretrained LSTM, trained to predict the next word, carries little to
     its last state, and `basic`, which reads only that state, then predicted one class for three
-    epochs on IMDB (docs/BENCHMARKS.md, "Transfer ablation").
+    epochs on IMDB (docs/BENCHMARKS.md, "Transfer ablation"); `attention`, which reads every
+    state, gained nothing from it.
     """
     pretrained = keras.models.load_model(encoder_path).get_layer(EMBEDDING_LAYER)
     try:

@@ -3,7 +3,8 @@ Sequence Learning"): an embedding and an LSTM learn to predict each next word of
 no label, and the classifier then starts from that embedding instead of a random one. Trained from
 scratch on 22,500 labelled reviews, every variant overfits within two or three epochs; IMDB's
 50,000 unlabelled reviews teach the embedding more words in more contexts. Measured at what a
-2-core CPU affords (64 units, three epochs), it does not raise test accuracy (docs/BENCHMARKS.md).
+2-core CPU affords (64 units, one to three epochs), it is no reliable gain: -0.014 to +0.004 at 200
+tokens, +0.0055 for attention at 400 in one run (docs/BENCHMARKS.md).
 
 Model code only, like training.py: the Pretrainer (a TFX Trainer) calls `pretrain`; the Trainer
 starts from its output (models.warm_start).
