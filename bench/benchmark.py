@@ -2,7 +2,7 @@
 pipeline, plus the seed's plain-Keras model on the same tokenized data as the speed reference.
 
     .venv/bin/python bench/benchmark.py --data ../shared/data/imdb/aclImdb_labeled.tar.gz \
-        --output-dir /tmp/imdb-bench [--config FILE] [--variants basic,stacked] \
+        --output-dir /tmp/imdb-bench [--config FILE] [--variants basic,stacked] [--seed N] \
         [--write docs/BENCHMARKS.md]
 
 Each variant is one `imdb-lstm run --variant V` into the same output dir, so ingest, statistics
@@ -48,6 +48,8 @@ def run_variant(variant: str, args) -> dict:
         command += ["--config", args.config]
     if args.unlabelled_data:
         command += ["--unlabelled-data", args.unlabelled_data]
+    if args.seed is not None:
+        command += ["--seed", str(args.seed)]
     print(f"[bench] {' '.join(command)}", flush=True)
     # The run's progress lines pass through as they come (a variant trains for many minutes)
     # and are kept for the Trainer's time and memory.
@@ -141,7 +143,8 @@ def plain_keras_reference(args) -> dict:
     """The seed's model fitted with plain Keras on the same tokenized train/eval data, with the
     same settings: the yardstick for our Trainer's seconds per epoch."""
     import keras
-    c = variant_settings(args.config, "basic")  # the seed's model
+    seed = {} if args.seed is None else {"seed": args.seed}
+    c = variant_settings(args.config, "basic", **seed)  # the seed's model
     x_train, y_train = transformed_split(args.output_dir, "train", c.sequence_length)
     x_eval, y_eval = transformed_split(args.output_dir, "eval", c.sequence_length)
     keras.utils.set_random_seed(c.seed)
@@ -197,6 +200,8 @@ def main():
     parser.add_argument("--unlabelled-data", help="unlabelled reviews for pretraining, if the "
                         "config asks for it (default: those of --data)")
     parser.add_argument("--variants", default=",".join(models.variants()))
+    parser.add_argument("--seed", type=int, help="the random seed of every variant and the "
+                        "reference, to repeat a run with another (default: the config's)")
     parser.add_argument("--write", help="fill the variants table of this markdown file")
     args = parser.parse_args()
     logs.quiet_libraries()
