@@ -65,3 +65,13 @@ def test_training_batches_mix_labels_of_a_label_sorted_split(examples, tmp_path)
                                trainer_config, batch_size=256, shuffle=True)
     _, labels = next(iter(dataset))
     assert 0.3 < np.mean(labels.numpy()) < 0.7
+
+
+def test_input_pipeline_runs_without_the_autotuning_thread(examples):
+    """Deleting an iterator waits for tf.data's autotuning thread to wake, up to 60 s, and Keras
+    deletes one at every epoch's end and every evaluation."""
+    _, path, transform_output = examples
+    trainer_config = config.TrainerConfig(vocab_size=50, sequence_length=SEQUENCE_LENGTH)
+    dataset = training.dataset([path], training.transformed_examples(transform_output),
+                               trainer_config, batch_size=8, shuffle=True)
+    assert dataset.options().autotune.enabled is False

@@ -80,7 +80,18 @@ def dataset(file_patterns: List[str], parse_batch: BatchParser,
             bucket_batch_sizes=[batch_size] * len(bounds), no_padding=True)
         batches = batches.map(
             lambda tokens, labels: _trim_to_bucket(tokens, labels, tf.constant(bounds)))
-    return batches.prefetch(tf.data.AUTOTUNE)
+    return batches.prefetch(tf.data.AUTOTUNE).with_options(without_autotune_thread())
+
+
+def without_autotune_thread() -> tf.data.Options:
+    """tf.data options under which deleting an iterator does not wait. tf.data's autotuning
+    thread sleeps between rounds, up to 60 s, and deleting an iterator waits for it to wake:
+    Keras deletes the last eval iterator at each evaluation and the train iterator at each
+    epoch's end, which left a 2-core Trainer idle for up to 40 s an epoch (docs/BENCHMARKS.md,
+    "Idle between epochs"). Without the thread, AUTOTUNE takes tf.data's fixed defaults."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
 
 
 class ServingModule(tf.Module):
