@@ -3,13 +3,15 @@
     .venv/bin/python bench/speed.py --output-dir /tmp/imdb-bench [--config FILE] [--rounds 6]
 
 This 2-core host has slow spells of minutes in which every epoch takes up to twice as long
-(docs/BENCHMARKS.md), so medians of two runs taken half an hour apart can differ by 1.5x. Here
-each round trains one epoch of each side back to back, in alternating order, and the ratio is
-taken per round: a slow spell that covers a round slows both sides of its ratio alike. Spells
-shorter than a round still hit one side only; the ratio of each side's fastest epoch, the least
-disturbed one (as timeit takes the minimum), is printed too. CPU seconds (all of the process's
-threads) do not grow in a slow spell: a round whose wall time is far above its usual share of
-CPU time was disturbed.
+(docs/BENCHMARKS.md), so medians of two runs taken half an hour apart can differ by 1.5x. (Their
+signature, wall time far above CPU time, is also that of waits for tf.data's autotuning thread,
+which the plain-Keras side still has and the Trainer no longer does: docs/BENCHMARKS.md, "Idle
+between epochs".) Here each round trains one epoch of each side back to back, in alternating
+order, and the ratio is taken per round: a slow spell that covers a round slows both sides of its
+ratio alike. Spells shorter than a round still hit one side only; the ratio of each side's
+fastest epoch, the least disturbed one (as timeit takes the minimum), is printed too. CPU seconds
+(all of the process's threads) do not grow in a slow spell: a round whose wall time is far above
+its usual share of CPU time was disturbed.
 
 Our side is the Trainer's own code: `training.fit` (early stopping, epoch log, TensorBoard,
 backups) over `training.dataset` (length buckets) for the configured variant (`basic`, the
