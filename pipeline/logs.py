@@ -23,8 +23,13 @@ _OUR_LOGGERS = ("pipeline", "components", "trainer")
 def quiet_libraries() -> None:
     """For commands without a log file: only errors from TensorFlow, TFMA and Google's SDKs."""
     warnings.filterwarnings("ignore", category=FutureWarning)
+    # Keras' notice at the end of the first epoch over data of unknown length, which every
+    # Trainer dataset is (length buckets regroup it): how such an epoch ends, not a fault.
+    warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
     for name in ("tensorflow", "absl", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
 _RUNNING, _FINISHED, _CACHED = ("Component %s is running.", "Component %s is finished.",
                                 "A cached execution %d is used.")
 
