@@ -122,6 +122,17 @@ def transformed_split(output_dir: str, split: str, sequence_length: int):
     return np.concatenate(tokens), np.concatenate(labels)
 
 
+def test_reviews(output_dir: str, transform_output, trainer_config,
+                 pipeline_name: str = PIPELINE_NAME):
+    """The official test reviews of a bench run, as (tokens, label) batches: Transform does not
+    tokenize the test split, so its raw reviews go through the Transform graph as serving does."""
+    from trainer import pretraining, training
+    test = os.path.join(latest_output(output_dir, "ImdbExampleGen", "examples",
+                                      pipeline_name=pipeline_name), "Split-test", "*")
+    return training.dataset([test], pretraining.raw_reviews(transform_output, LABEL_KEY),
+                            trainer_config, 256, shuffle=False)
+
+
 def seed_model(c):
     """The seed's model as written (post-padding, no mask), compiled as the seed did."""
     import keras

@@ -25,7 +25,7 @@ sys.path.insert(0, PROJECT_ROOT)
 
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
 from bench.benchmark import latest_output, variant_parser, variant_settings  # noqa: E402
-from trainer import config, training  # noqa: E402
+from trainer import calibration, config, training  # noqa: E402
 
 
 def grid(assignments):
@@ -45,14 +45,13 @@ def test_accuracy(serving_model_dir: str, test_files) -> float:
     import numpy as np
     import tensorflow as tf
     serve = tf.saved_model.load(serving_model_dir).signatures["serving_default"]
-    correct = total = 0
+    scores, labels = [], []
     for records in tf.data.TFRecordDataset(test_files, compression_type="GZIP").batch(512):
-        labels = tf.io.parse_example(
-            records, {config.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)})[config.LABEL_KEY]
-        scores = np.ravel(serve(examples=records)[config.PREDICTION_KEY])
-        correct += int(np.sum((scores > 0.5) == labels.numpy().astype(bool)))
-        total += len(scores)
-    return correct / total
+        scores.append(np.ravel(serve(examples=records)[config.PREDICTION_KEY]))
+        labels.append(tf.io.parse_example(
+            records, {config.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)})[config.LABEL_KEY])
+    return calibration.accuracy(np.concatenate(scores), np.concatenate(labels),
+                                calibration.NEUTRAL)
 
 
 def main():

@@ -18,9 +18,9 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
-from bench.benchmark import (PIPELINE_NAME, latest_output, variant_parser,  # noqa: E402
-                             variant_settings)
-from trainer import config, models, pretraining, training  # noqa: E402
+from bench.benchmark import (PIPELINE_NAME, latest_output, test_reviews,  # noqa: E402
+                             variant_parser, variant_settings)
+from trainer import config, models, training  # noqa: E402
 
 HANDOVERS = ("none", "embedding", "embedding+lstm")
 
@@ -40,7 +40,6 @@ def main():
 
     transform_output = tft.TFTransformOutput(latest("Transform", "transform_graph"))
     examples = latest("Transform", "transformed_examples")
-    test = os.path.join(latest("ImdbExampleGen", "examples"), "Split-test", "*")
     encoder_path = os.path.join(latest("Pretrainer", "model"), "Format-Serving",
                                 config.PRETRAINED_ENCODER_FILE)
     vocabulary = training.vocabulary_size(trainer_config, transform_output)
@@ -50,10 +49,8 @@ def main():
         return training.dataset([os.path.join(examples, f"Split-{split}", "*")], parse,
                                 trainer_config, trainer_config.batch_size, shuffle)
 
-    # Transform does not tokenize the test split: tokenize its raw reviews as serving does.
-    test_data = training.dataset([test], pretraining.raw_reviews(transform_output,
-                                                                 config.LABEL_KEY),
-                                 trainer_config, 256, shuffle=False)
+    test_data = test_reviews(args.output_dir, transform_output, trainer_config,
+                             args.pipeline_name)
 
     rows = []
     for handover in HANDOVERS:

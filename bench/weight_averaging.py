@@ -18,8 +18,9 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
-from bench.benchmark import latest_output, variant_parser, variant_settings  # noqa: E402
-from trainer import calibration, config, models, pretraining, training  # noqa: E402
+from bench.benchmark import (latest_output, test_reviews, variant_parser,  # noqa: E402
+                             variant_settings)
+from trainer import calibration, models, training  # noqa: E402
 
 
 def main():
@@ -44,11 +45,7 @@ def main():
         return training.dataset([os.path.join(examples, f"Split-{split}", "*")], parse, c,
                                 c.batch_size, shuffle)
 
-    # Transform does not tokenize the test split: tokenize its raw reviews as serving does.
-    test = training.dataset(
-        [os.path.join(latest_output(args.output_dir, "ImdbExampleGen", "examples"), "Split-test",
-                      "*")],
-        pretraining.raw_reviews(transform_output, config.LABEL_KEY), c, 256, shuffle=False)
+    test = test_reviews(args.output_dir, transform_output, c)
     keras.utils.set_random_seed(c.seed)
     model = models.build(c, training.vocabulary_size(c, transform_output))
 
