@@ -122,15 +122,21 @@ def transformed_split(output_dir: str, split: str, sequence_length: int):
     return np.concatenate(tokens), np.concatenate(labels)
 
 
+def test_split(output_dir: str, pipeline_name: str = PIPELINE_NAME) -> str:
+    """File pattern of a bench run's official test reviews, raw tf.Examples as ExampleGen wrote
+    them."""
+    return os.path.join(latest_output(output_dir, "ImdbExampleGen", "examples",
+                                      pipeline_name=pipeline_name), "Split-test", "*")
+
+
 def test_reviews(output_dir: str, transform_output, trainer_config,
                  pipeline_name: str = PIPELINE_NAME):
     """The official test reviews of a bench run, as (tokens, label) batches: Transform does not
     tokenize the test split, so its raw reviews go through the Transform graph as serving does."""
     from trainer import pretraining, training
-    test = os.path.join(latest_output(output_dir, "ImdbExampleGen", "examples",
-                                      pipeline_name=pipeline_name), "Split-test", "*")
-    return training.dataset([test], pretraining.raw_reviews(transform_output, LABEL_KEY),
-                            trainer_config, 256, shuffle=False)
+    return training.dataset([test_split(output_dir, pipeline_name)],
+                            pretraining.raw_reviews(transform_output, LABEL_KEY), trainer_config,
+                            256, shuffle=False)
 
 
 def seed_model(c):

@@ -24,7 +24,8 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
-from bench.benchmark import latest_output, variant_parser, variant_settings  # noqa: E402
+from bench.benchmark import (latest_output, test_split, variant_parser,  # noqa: E402
+                             variant_settings)
 from trainer import calibration, config, training  # noqa: E402
 
 
@@ -68,8 +69,7 @@ def main():
     examples = latest_output(args.output_dir, "Transform", "transformed_examples")
     train_files, eval_files = ([os.path.join(examples, f"Split-{split}", "*")]
                                for split in ("train", "eval"))
-    test_files = glob.glob(os.path.join(latest_output(args.output_dir, "ImdbExampleGen",
-                                                      "examples"), "Split-test", "*"))
+    test_files = glob.glob(test_split(args.output_dir))
     seeds = [int(s) for s in args.seeds.split(",")]
     scratch = tempfile.mkdtemp(prefix="imdb-sweep-")
     rows = []
