@@ -19,6 +19,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--crash-after-epoch", type=int, default=0,
                         help="exit abruptly once this epoch's backup is written")
+    parser.add_argument("--weight-averaging", type=float)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
@@ -41,7 +42,7 @@ def main():
     trainer_config = config.TrainerConfig(
         strategy=args.strategy, epochs=args.epochs, early_stopping_patience=args.epochs,
         batch_size=8, vocab_size=50, sequence_length=16, embedding_dim=8, lstm_units=4,
-        dense_units=4)
+        dense_units=4, weight_averaging=args.weight_averaging)
     training.train(trainer_config, tft.TFTransformOutput(os.path.join(args.data, "transform_fn")),
                    glob.glob(os.path.join(args.data, "train*.gz")),
                    glob.glob(os.path.join(args.data, "eval*.gz")),

@@ -108,6 +108,7 @@ def test_outputs_default_outside_the_source_tree():
     ({"trainer": {"shuffle_buffer": 0}}, "shuffle_buffer must be >= 1"),
     ({"trainer": {"early_stopping_metric": "auc"}}, "early_stopping_metric must be one of"),
     ({"trainer": {"calibrate_threshold": "off"}}, "calibrate_threshold must be true or false"),
+    ({"trainer": {"weight_averaging": 1.0}}, r"weight_averaging must be in \(0, 1\) or null"),
 ])
 def test_bad_settings_are_rejected_by_name(overrides, message):
     with pytest.raises(ValueError, match=message):

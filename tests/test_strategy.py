@@ -34,6 +34,13 @@ def prepared(tmp_path_factory):
     return workdir
 
 
+# Under each strategy eval scores, and early stopping keeps, either the weights as trained or
+# their moving averages (swapped in and out of the replicas' variables).
+WEIGHTS_FLAGS = {"as_trained": [], "averaged": ["--weight-averaging", "0.9"]}
+EITHER_WEIGHTS = pytest.mark.parametrize("weights", list(WEIGHTS_FLAGS))
+AVERAGING_LOGGED = "weights averaged over steps (momentum 0.9)"
+
+
 def _worker(prepared, name, *extra):
     serving, run = (os.path.join(prepared, name, part) for part in ("serving", "run"))
     command = [sys.executable, WORKER, "--data", prepared, "--serving-dir", serving,
@@ -41,12 +48,14 @@ def _worker(prepared, name, *extra):
     return command, serving, run
 
 
-def test_mirrored_over_two_logical_cpus_trains_and_saves(prepared):
-    command, serving, run = _worker(prepared, "mirrored", "--strategy", "mirrored",
-                                    "--logical-cpus", "2")
+@EITHER_WEIGHTS
+def test_mirrored_over_two_logical_cpus_trains_and_saves(prepared, weights):
+    command, serving, run = _worker(prepared, f"mirrored_{weights}", "--strategy", "mirrored",
+                                    "--logical-cpus", "2", *WEIGHTS_FLAGS[weights])
     process = subprocess.run(command, capture_output=True, text=True, timeout=300,
                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert process.returncode == 0, process.stderr
+    assert (AVERAGING_LOGGED in process.stderr) == (weights == "averaged")
     assert "mirrored (MirroredStrategy): 2 replica(s) in sync" in process.stderr
     assert "global batch 16" in process.stderr  # 8 per replica x 2 replicas
     assert os.path.exists(os.path.join(serving, "saved_model.pb"))
@@ -124,11 +133,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_multi_worker_trains_two_workers_in_sync_and_only_the_chief_writes(prepared):
+@EITHER_WEIGHTS
+def test_multi_worker_trains_two_workers_in_sync_and_only_the_chief_writes(prepared, weights):
     cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}
     workers = []
     for index in range(2):
-        command, serving, run = _worker(prepared, f"worker{index}", "--strategy", "multi_worker")
+        command, serving, run = _worker(prepared, f"worker{index}_{weights}",
+                                        "--strategy", "multi_worker", *WEIGHTS_FLAGS[weights])
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True, env={**os.environ, "TF_CONFIG": tf_config,
@@ -143,6 +154,7 @@ def test_multi_worker_trains_two_workers_in_sync_and_only_the_chief_writes(prepa
         assert process.returncode == 0, log
         assert "multi_worker (CollectiveAllReduceStrategy): 2 replica(s) in sync" in log
         assert "global batch 16" in log  # 8 per replica x 2 workers
+        assert (AVERAGING_LOGGED in log) == (weights == "averaged")
     assert "task worker:0" in logs[0] and "task worker:1" in logs[1]
     # The metrics are all-reduced: both workers log the same epochs with the same numbers.
     epoch_lines = [[line.split(": ", 2)[-1] for line in log.splitlines() if "epoch " in line]

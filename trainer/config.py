@@ -84,6 +84,11 @@ class TrainerConfig:
     learning_rate: float = 1e-3
     # LSTMs on long reviews occasionally see exploding gradients; clipping is cheap insurance.
     clipnorm: Optional[float] = 1.0
+    # Momentum of a moving average of the weights over training steps, which eval then scores and
+    # early stopping keeps instead of the weights as trained; null: off. On IMDB the weights as
+    # trained swing between epochs in some draws (a whole epoch's output shifted past 0.5), and the
+    # average steadies them (docs/BENCHMARKS.md, "Averaging the weights over steps").
+    weight_averaging: Optional[float] = None
     batch_size: int = 64
     # Batches of reviews of similar length, cut to the longest one's bucket (1: off, every batch
     # is sequence_length long).
@@ -143,6 +148,9 @@ class TrainerConfig:
             raise ValueError(f"trainer.learning_rate must be > 0, got {self.learning_rate}")
         if self.clipnorm is not None and self.clipnorm <= 0:
             raise ValueError(f"trainer.clipnorm must be > 0 or null, got {self.clipnorm}")
+        if self.weight_averaging is not None and not 0.0 < self.weight_averaging < 1.0:
+            raise ValueError(f"trainer.weight_averaging must be in (0, 1) or null, "
+                             f"got {self.weight_averaging}")
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)

@@ -89,17 +89,17 @@ def fit(model: keras.Model, strategy: tf.distribute.Strategy, train_dataset_fn: 
         return strategy.reduce(tf.distribute.ReduceOp.SUM,
                                strategy.run(eval_replica, args=batch), axis=None)
 
-    def means(totals, prefix=""):
+    def means(totals):
         loss_sum, correct, examples = tf.unstack(totals)
-        return {f"{prefix}loss": loss_sum / examples, f"{prefix}accuracy": correct / examples}
+        return {"loss": loss_sum / examples, "accuracy": correct / examples}
 
-    def epoch_logs(step, data, prefix="", on_batch_end=None):
+    def epoch_logs(step, data, on_batch_end=None):
         totals = tf.zeros([3])
         for index, batch in enumerate(data):
             totals += step(batch)
             if on_batch_end:
                 on_batch_end(index, means(totals))
-        return {name: float(value) for name, value in means(totals, prefix).items()}
+        return {name: float(value) for name, value in means(totals).items()}
 
     history = keras.callbacks.History()
     callback_list = keras.callbacks.CallbackList(callbacks + [history], model=model,
@@ -109,12 +109,17 @@ def fit(model: keras.Model, strategy: tf.distribute.Strategy, train_dataset_fn: 
     # A BackupAndRestore callback sets _initial_epoch in on_train_begin when it resumes.
     for epoch in range(model._initial_epoch or 0, epochs):
         callback_list.on_epoch_begin(epoch)
-        logs = {**epoch_logs(train_step, train_data,
-                             on_batch_end=callback_list.on_train_batch_end),
-                **epoch_logs(eval_step, eval_data, prefix="val_")}
+        logs = epoch_logs(train_step, train_data, on_batch_end=callback_list.on_train_batch_end)
+        # As fit's evaluation: SwapEMAWeights swaps averaged weights in for it.
+        callback_list.on_test_begin()
+        evaluation = epoch_logs(eval_step, eval_data)
+        callback_list.on_test_end(evaluation)
+        logs.update({f"val_{name}": value for name, value in evaluation.items()})
         callback_list.on_epoch_end(epoch, logs)
         # Every worker sees the same all-reduced logs, so early stopping stops all of them.
         if model.stop_training:
             break
+    # As fit: with averaged weights, the averages replace the weights as trained.
+    model.optimizer.finalize_variable_values(model.trainable_variables)
     callback_list.on_train_end()
     return history

@@ -52,8 +52,11 @@ def build(trainer_config: TrainerConfig, vocabulary_size: int) -> keras.Model:
         keras.config.set_dtype_policy(global_policy)
     # Under mixed_float16, compile wraps the optimizer in a LossScaleOptimizer.
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=trainer_config.learning_rate,
-                                        clipnorm=trainer_config.clipnorm),
+        optimizer=keras.optimizers.Adam(
+            learning_rate=trainer_config.learning_rate, clipnorm=trainer_config.clipnorm,
+            # The optimizer keeps the averages; training.keep_best_epoch swaps them in.
+            use_ema=trainer_config.weight_averaging is not None,
+            ema_momentum=trainer_config.weight_averaging or 0.99),
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )

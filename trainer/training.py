@@ -227,6 +227,21 @@ def backup_dir(run_dir: str, trainer_config: config.TrainerConfig, inputs: List[
     return os.path.join(trainer_root, "backups", key)
 
 
+def keep_best_epoch(trainer_config: config.TrainerConfig,
+                    early_stopping_metric: str) -> List[keras.callbacks.Callback]:
+    """Early stopping on `early_stopping_metric` of eval, the best epoch's weights restored at the
+    end. With weight_averaging, eval scores the averaged weights and those are what is kept:
+    Keras' SwapEMAWeights swaps the averages in for eval and again at each epoch's end, before
+    early stopping takes its copy, and out at the next epoch's start."""
+    stopping = keras.callbacks.EarlyStopping(
+        monitor=f"val_{early_stopping_metric}",
+        mode=config.EARLY_STOPPING_MODES[early_stopping_metric],
+        patience=trainer_config.early_stopping_patience, restore_best_weights=True)
+    if trainer_config.weight_averaging is None:
+        return [stopping]
+    return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True), stopping]
+
+
 def fit(model: keras.Model, strategy: tf.distribute.Strategy,
         trainer_config: config.TrainerConfig, epochs: int, train_data: DatasetFn,
         eval_data: DatasetFn, run_dir: str, inputs: List[str],
@@ -237,12 +252,11 @@ def fit(model: keras.Model, strategy: tf.distribute.Strategy,
     epoch_log = EpochLog(epochs)
     chief = strategies.is_chief(strategy)
     callbacks = [
-        keras.callbacks.EarlyStopping(monitor=f"val_{early_stopping_metric}",
-                                      mode=config.EARLY_STOPPING_MODES[early_stopping_metric],
-                                      patience=trainer_config.early_stopping_patience,
-                                      restore_best_weights=True),
         epoch_log,  # before the backup, which stores the history including this epoch
+        # Before any swap of averaged weights: a resumed run needs the weights as trained, with
+        # their averages in the optimizer's state.
         EpochBackup(backup_dir(run_dir, trainer_config, inputs), epoch_log, chief),
+        *keep_best_epoch(trainer_config, early_stopping_metric),
     ]
     if chief:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "tensorboard")))
@@ -316,6 +330,9 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
             _log.info("starting from the pretrained embedding in %s", pretrained_dir)
     _log.info("training variant %r: %s parameters, vocabulary %d ids, global batch %d",
               trainer_config.variant, f"{model.count_params():,}", vocabulary, global_batch_size)
+    if trainer_config.weight_averaging is not None:
+        _log.info("eval scores, and early stopping keeps, the weights averaged over steps "
+                  "(momentum %g)", trainer_config.weight_averaging)
     parse = transformed_examples(tf_transform_output)
 
     def data(files, shuffle):
