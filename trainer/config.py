@@ -87,7 +87,7 @@ class TrainerConfig:
     # Momentum of a moving average of the weights over training steps, which eval then scores and
     # early stopping keeps instead of the weights as trained; null: off. On IMDB the weights as
     # trained swing between epochs in some draws (a whole epoch's output shifted past 0.5), and the
-    # average steadies them (docs/BENCHMARKS.md, "Averaging the weights over steps").
+    # average steadies them (docs/BENCHMARKS.md, "Weight averaging in the Trainer").
     weight_averaging: Optional[float] = None
     batch_size: int = 64
     # Batches of reviews of similar length, cut to the longest one's bucket (1: off, every batch
