@@ -94,8 +94,8 @@ class TrainerConfig:
     # is sequence_length long).
     batch_length_buckets: int = 4
     epochs: int = 5
-    # Epochs of language-model pretraining on unlabelled reviews, whose embedding and first LSTM
-    # the classifier then starts from (trainer/pretraining.py); 0: train from scratch.
+    # Epochs of language-model pretraining on unlabelled reviews, whose embedding the classifier
+    # then starts from (trainer/pretraining.py, models.warm_start); 0: train from scratch.
     pretrain_epochs: int = 0
     # Keras dtype policy: mixed_float16 for GPUs with tensor cores, mixed_bfloat16 for TPUs (and
     # recent CPUs); the output layer stays float32 either way.
