@@ -73,8 +73,8 @@ def test_config_file_from_environment(tmp_path):
 
 
 def test_trainer_settings_travel_through_custom_config():
-    config = pipeline_config.load(overrides={"trainer": {"epochs": 2, "sequence_length": 50}},
-                                  environ={})
+    config = pipeline_config.load(overrides={"trainer": {
+        "epochs": 2, "sequence_length": 50, "learning_rate": 0.0005}}, environ={})
     custom_config = config.trainer_custom_config()
     assert TrainerConfig.from_custom_config(custom_config) == config.trainer
     assert custom_config[CUSTOM_CONFIG_KEY]["epochs"] == 2
@@ -85,7 +85,8 @@ def test_trainer_settings_travel_through_custom_config():
     # Nor does the Pretrainer see the classifier's settings: another variant reuses its model.
     pretraining = config.pretrainer_custom_config()[CUSTOM_CONFIG_KEY]
     assert TrainerConfig.from_dict(pretraining).sequence_length == 50
-    assert not {"variant", "epochs", "dropout"} & set(pretraining)
+    assert not {"variant", "epochs", "dropout", "learning_rate"} & set(pretraining)
+    assert pretraining["pretrain_learning_rate"] == TrainerConfig().pretrain_learning_rate
 
 
 def test_outputs_default_outside_the_source_tree():
@@ -105,6 +106,7 @@ def test_outputs_default_outside_the_source_tree():
     ({"trainer": {"variant": "transformer"}}, r"variant must be one of \['attention', 'basic'"),
     ({"trainer": {"strategy": "gpu"}}, "strategy must be one of"),
     ({"trainer": {"pretrain_epochs": -1}}, "pretrain_epochs must be >= 0"),
+    ({"trainer": {"pretrain_learning_rate": 0}}, "pretrain_learning_rate must be > 0"),
     ({"trainer": {"shuffle_buffer": 0}}, "shuffle_buffer must be >= 1"),
     ({"trainer": {"early_stopping_metric": "auc"}}, "early_stopping_metric must be one of"),
     ({"trainer": {"calibrate_threshold": "off"}}, "calibrate_threshold must be true or false"),

@@ -13,7 +13,8 @@ import transformed_data
 from trainer import config, models, pretraining, training
 
 SETTINGS = dict(vocab_size=60, sequence_length=48, embedding_dim=16, lstm_units=8,
-                dense_units=8, batch_size=16, learning_rate=0.01)
+                dense_units=8, batch_size=16, learning_rate=0.01,
+                pretrain_learning_rate=0.01)
 
 
 def _write_unlabelled(texts, path):

@@ -113,7 +113,7 @@ def pretrain(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTr
     language_model = LanguageModel(models.encoder(trainer_config, vocabulary_size),
                                    vocabulary_size)
     language_model.compile(optimizer=keras.optimizers.Adam(
-        learning_rate=trainer_config.learning_rate, clipnorm=trainer_config.clipnorm))
+        learning_rate=trainer_config.pretrain_learning_rate, clipnorm=trainer_config.clipnorm))
     sources = sorted({os.path.dirname(os.path.dirname(p)) for p in train_files + eval_files})
     _log.info("pretraining a language model for %d epochs, vocabulary %d ids, on the reviews "
               "of %s", trainer_config.pretrain_epochs, vocabulary_size, ", ".join(sources))
