@@ -4,7 +4,7 @@ no label, and the classifier then starts from that embedding instead of a random
 scratch on 22,500 labelled reviews, every variant overfits within two or three epochs; IMDB's
 50,000 unlabelled reviews teach the embedding more words in more contexts. At 200 tokens three
 epochs were no gain; at 400, attention's test accuracy rose with the language model's epochs
-(0.8809, 0.8858, 0.8909 after 2, 4, 8; docs/BENCHMARKS.md).
+(0.8809, 0.8858, 0.8909, 0.8922 after 2, 4, 8, 16; docs/BENCHMARKS.md).
 
 Model code only, like training.py: the Pretrainer (a TFX Trainer) calls `pretrain`; the Trainer
 starts from its output (models.warm_start).
