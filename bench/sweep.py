@@ -4,7 +4,8 @@ restored, decision threshold, export), then scored on the 25,000 official test r
 the exported model's serving signature, as the Evaluator scores it.
 
     .venv/bin/python bench/sweep.py --output-dir /tmp/imdb-bench --config bench/tuned_long.yaml \
-        --variant regularized --set learning_rate=0.00025,0.0005,0.001 [--seeds 42,1,2]
+        --variant regularized --set learning_rate=0.00025,0.0005,0.001 [--seeds 42,1,2] \
+        [--pretrained-model OUTPUT_DIR/pipelines/imdb-lstm-bench/Pretrainer/model/ID]
 
 Choose on the eval column (the Trainer's eval split, what early stopping and the threshold saw);
 the test column is there to confirm, not to choose by. Reads the Transform output and the test
@@ -60,9 +61,12 @@ def main():
     parser.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2",
                         help="trainer settings to try (repeat for a grid)")
     parser.add_argument("--seeds", default="42,1,2")
+    parser.add_argument("--pretrained-model", help="start every run from the embedding of this "
+                        "Pretrainer model directory (as `imdb-lstm run --pretrained-model`)")
     args = parser.parse_args()
     logs.quiet_libraries()
     import tensorflow_transform as tft
+    from tfx.utils import path_utils
 
     transform_output = tft.TFTransformOutput(latest_output(args.output_dir, "Transform",
                                                            "transform_graph"))
@@ -71,6 +75,8 @@ def main():
                                for split in ("train", "eval"))
     test_files = glob.glob(test_split(args.output_dir))
     seeds = [int(s) for s in args.seeds.split(",")]
+    pretrained_dir = (path_utils.serving_model_dir(args.pretrained_model)
+                      if args.pretrained_model else None)
     scratch = tempfile.mkdtemp(prefix="imdb-sweep-")
     rows = []
     for number, setting in enumerate(grid(args.set)):
@@ -81,7 +87,8 @@ def main():
             started = time.time()
             history = training.train(c, transform_output, train_files, eval_files,
                                      os.path.join(run, "serving"),
-                                     os.path.join(run, "model_run", "0"))
+                                     os.path.join(run, "model_run", "0"),
+                                     pretrained_dir=pretrained_dir)
             with open(os.path.join(run, "serving", training.CALIBRATION_ASSET)) as f:
                 evals.append(json.load(f)["eval_accuracy"])
             tests.append(test_accuracy(os.path.join(run, "serving"), test_files))

@@ -21,9 +21,9 @@ from kubeflow.settings import KubeflowSettings
 from trainer.config import TrainerConfig
 
 SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
-_PIPELINE_FLAGS = ("pipeline_name", "data", "data_sha256", "unlabelled_data", "output_dir",
-                   "download_cache_dir", "schema_path", "holdout_percent", "min_accuracy",
-                   "min_auc", "max_accuracy_regression")
+_PIPELINE_FLAGS = ("pipeline_name", "data", "data_sha256", "unlabelled_data", "pretrained_model",
+                   "output_dir", "download_cache_dir", "schema_path", "holdout_percent",
+                   "min_accuracy", "min_auc", "max_accuracy_regression")
 
 
 def _flag(name: str) -> str:

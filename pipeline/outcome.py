@@ -13,12 +13,13 @@ from components.evaluation_report import (INPUT_KEYS, PUSH_PROPERTIES, REPORT_FI
                                           EvaluationReport, EvaluationReportArtifact)
 from components.report import summary
 from components.imdb_example_gen import UnlabelledImdbExampleGen
-from pipeline.pipeline import BASELINE_RESOLVER_ID, PRETRAINER_ID
+from pipeline.pipeline import BASELINE_RESOLVER_ID, PRETRAINED_MODEL_IMPORTER_ID, PRETRAINER_ID
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 # Their Examples, Model and ModelRun are pretraining's, not the classifier's.
-_PRETRAINING_NODES = (UnlabelledImdbExampleGen.__name__, PRETRAINER_ID)
+_PRETRAINING_NODES = (UnlabelledImdbExampleGen.__name__, PRETRAINER_ID,
+                      PRETRAINED_MODEL_IMPORTER_ID)
 
 
 

@@ -3,7 +3,8 @@
 ImdbExampleGen -> StatisticsGen -> ExampleValidator (curated schema) -> AnomaliesGate ->
 Transform -> Trainer -> Evaluator (vs. the last blessed model) -> Pusher -> EvaluationReport;
 with pretraining, UnlabelledImdbExampleGen (+ the labelled training reviews) -> Pretrainer (a
-language model, on Transform's vocabulary) -> the Trainer's base model.
+language model, on Transform's vocabulary) -> the Trainer's base model; or, given an earlier
+Pretrainer's model, PretrainedModelImporter -> the Trainer's base model.
 """
 import json
 import os
@@ -11,7 +12,8 @@ import os
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.proto import transform_pb2
-from tfx.types import channel_utils
+from tfx.types import artifact_utils, channel_utils
+from tfx.utils import path_utils
 
 from components.anomalies_gate import AnomaliesGate
 from components.data_source import remote_archive, resolve
@@ -30,11 +32,22 @@ PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.tfx_module.run_fn"
 PRETRAINER_RUN_FN = "trainer.tfx_pretrainer_module.run_fn"
 PRETRAINER_ID = "Pretrainer"
+PRETRAINED_MODEL_IMPORTER_ID = "PretrainedModelImporter"
 # Unlabelled reviews held out to measure the language model's perplexity: 1,000 of IMDB's 50,000.
 PRETRAINING_HOLDOUT_PERCENT = 2
 DATA_ROOT_PARAMETER = "data_root"
 DECISION_THRESHOLD = 0.5
 BASELINE_RESOLVER_ID = "latest_blessed_model_resolver"
+
+
+def check_pretrained_model(model_dir: str) -> None:
+    """Fails before anything runs unless `model_dir` holds a Pretrainer's output."""
+    for name in (trainer_config.PRETRAINED_ENCODER_FILE, trainer_config.PRETRAINED_VOCABULARY_FILE):
+        path = os.path.join(path_utils.serving_model_dir(model_dir), name)
+        if not os.path.isfile(path):
+            raise ValueError(f"pretrained_model {model_dir}: no {path}; expected the model "
+                             f"directory of a Pretrainer run, e.g. <output_dir>/pipelines/<name>/"
+                             f"{PRETRAINER_ID}/model/<id>")
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
@@ -120,8 +133,19 @@ def create_pipeline(config: PipelineConfig, on_kubeflow: bool = False,
         **user_code["transform"])
     transform.add_upstream_node(anomalies_gate)
 
-    unlabelled_gen = pretrainer = None
-    if config.trainer.pretrain_epochs:
+    unlabelled_gen = pretrainer = pretrained_model = base_model = None
+    if config.pretrained_model:
+        if not on_kubeflow:
+            check_pretrained_model(config.pretrained_model)
+        pretrained_model = tfx.dsl.Importer(
+            source_uri=config.pretrained_model, artifact_type=tfx.types.standard_artifacts.Model,
+            # Without it TFX takes the Model for one of TFX < 0.26 and hands the Trainer
+            # serving_model_dir/ instead of Format-Serving/.
+            custom_properties={artifact_utils.ARTIFACT_TFX_VERSION_CUSTOM_PROPERTY_KEY:
+                               tfx.__version__},
+        ).with_id(PRETRAINED_MODEL_IMPORTER_ID)
+        base_model = pretrained_model.outputs["result"]
+    elif config.trainer.pretrain_epochs:
         if config.unlabelled_data is None:
             unlabelled_base, unlabelled_pattern = input_base, source.pattern
         else:
@@ -146,11 +170,12 @@ def create_pipeline(config: PipelineConfig, on_kubeflow: bool = False,
             eval_args=tfx.proto.EvalArgs(splits=["eval"]),
             custom_config=config.pretrainer_custom_config(),
             **user_code["pretrainer"]).with_id(PRETRAINER_ID)
+        base_model = pretrainer.outputs["model"]
 
     trainer = tfx.components.Trainer(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        base_model=pretrainer.outputs["model"] if pretrainer else None,
+        base_model=base_model,
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config=config.trainer_custom_config(),
@@ -194,8 +219,8 @@ def create_pipeline(config: PipelineConfig, on_kubeflow: bool = False,
         pipeline_root=config.pipeline_root,
         components=[node for node in (
             example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
-            transform, unlabelled_gen, pretrainer, trainer, baseline_resolver, evaluator, pusher,
-            report) if node],
+            transform, unlabelled_gen, pretrainer, pretrained_model, trainer, baseline_resolver,
+            evaluator, pusher, report) if node],
         enable_cache=config.enable_cache,
         metadata_connection_config=None if on_kubeflow else
         tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path),

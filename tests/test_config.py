@@ -107,6 +107,8 @@ def test_outputs_default_outside_the_source_tree():
     ({"trainer": {"strategy": "gpu"}}, "strategy must be one of"),
     ({"trainer": {"pretrain_epochs": -1}}, "pretrain_epochs must be >= 0"),
     ({"trainer": {"pretrain_learning_rate": 0}}, "pretrain_learning_rate must be > 0"),
+    ({"pretrained_model": "/runs/Pretrainer/model/9", "trainer": {"pretrain_epochs": 2}},
+     "pretrained_model and trainer.pretrain_epochs exclude each other"),
     ({"trainer": {"shuffle_buffer": 0}}, "shuffle_buffer must be >= 1"),
     ({"trainer": {"early_stopping_metric": "auc"}}, "early_stopping_metric must be one of"),
     ({"trainer": {"calibrate_threshold": "off"}}, "calibrate_threshold must be true or false"),

@@ -213,3 +213,19 @@ def test_pretraining_compiles_to_a_pretrainer_that_feeds_the_trainer(tmp_path):
     pretrainer = executors[spec["components"][tasks["Pretrainer"]["componentRef"]["name"]]
                            ["executorLabel"]]["container"]
     assert pretrainer["resources"]["accelerator"] == {"type": "NVIDIA_TESLA_T4", "count": "1"}
+
+
+def test_an_earlier_pretrainers_model_is_imported_for_the_trainer(tmp_path):
+    package = str(tmp_path / "imported.yaml")
+    model_dir = "gs://bucket/imdb/pipelines/imdb-lstm/Pretrainer/model/9"
+    process = kubeflow("compile", *COMPILE, "--baseline", "none", "--package", package,
+                       "--pretrained-model", model_dir)
+    assert process.returncode == 0, process.stderr
+    spec = load(package)
+    tasks = spec["root"]["dag"]["tasks"]
+    assert "Pretrainer" not in tasks and "UnlabelledImdbExampleGen" not in tasks
+    assert tasks["Trainer"]["inputs"]["artifacts"]["base_model"]["taskOutputArtifact"] == {
+        "producerTask": "PretrainedModelImporter", "outputArtifactKey": "result"}
+    importer = spec["deploymentSpec"]["executors"][spec["components"][
+        tasks["PretrainedModelImporter"]["componentRef"]["name"]]["executorLabel"]]["importer"]
+    assert importer["artifactUri"]["constant"] == model_dir

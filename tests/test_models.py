@@ -122,5 +122,11 @@ def test_every_variant_starts_from_the_pretrained_embedding(variant, tmp_path):
 def test_warm_start_refuses_an_encoder_of_other_sizes(tmp_path):
     other = TrainerConfig(**{**CONFIG.to_dict(), "embedding_dim": CONFIG.embedding_dim * 2})
     models.encoder(other, VOCABULARY).save(str(tmp_path / "encoder.keras"))
-    with pytest.raises(ValueError, match="the pretrained embedding does not fit 'basic'"):
-        models.warm_start(models.build(CONFIG, VOCABULARY), str(tmp_path / "encoder.keras"))
+    model = models.build(CONFIG, VOCABULARY)
+    expected = (rf"the pretrained embedding \({VOCABULARY} ids x {other.embedding_dim}\) does "
+                rf"not fit 'basic' \({VOCABULARY} ids x {CONFIG.embedding_dim}\)")
+    with pytest.raises(ValueError, match=expected):
+        models.warm_start(model, str(tmp_path / "encoder.keras"))
+    models.encoder(CONFIG, VOCABULARY - 1).save(str(tmp_path / "smaller.keras"))
+    with pytest.raises(ValueError, match=f"{VOCABULARY - 1} ids x {CONFIG.embedding_dim}"):
+        models.warm_start(model, str(tmp_path / "smaller.keras"))

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 import synthetic_imdb
 from pipeline_runs import (ALL_NODES, BIN, FAST_TRAINING, NO_VALUE_GATES, PROJECT_ROOT,
-                           data_keys, imdb_lstm, latest, report, versions)
+                           data_keys, imdb_lstm, latest, metadata_path, report, versions)
 
 def test_every_component_ran_and_a_model_was_pushed(runs):
     process, run, pushed_versions = runs["first"]
@@ -157,6 +157,22 @@ def test_pretrainer_hands_the_trainer_its_embedding(tmp_path):
     with open(os.path.join(run.output_uris["ModelRun"], "history.json")) as f:
         assert "val_accuracy" in json.load(f)
     assert run.pushed
+
+    # A later run, elsewhere, starts from that language model instead of pretraining again.
+    [model_dir] = glob.glob(os.path.join(root, "Pretrainer", "model", "*"))
+    later = ["--data", labelled, "--output-dir", str(tmp_path / "later"), *FAST_TRAINING,
+             *NO_VALUE_GATES]
+    process = imdb_lstm(*later, "--pretrained-model", str(tmp_path))
+    assert process.returncode == 1
+    assert f"pretrained_model {tmp_path}: no {tmp_path}/Format-Serving/encoder.keras" \
+        in process.stderr
+    assert not os.path.exists(metadata_path(str(tmp_path / "later")))  # nothing ran
+    process = imdb_lstm(*later, "--pretrained-model", model_dir)
+    assert process.returncode == 0, process.stderr
+    run = latest(str(tmp_path / "later"))
+    assert set(run.component_states) == ALL_NODES | {"PretrainedModelImporter"}
+    assert f"starting from the pretrained embedding in {pretrained}" in process.stderr
+    assert "/Trainer/" in run.output_uris["ModelRun"] and run.pushed
 
 
 def test_anomalies_stop_the_run_before_training(tmp_path, data):

@@ -66,6 +66,52 @@ def test_pretrained_encoder_is_the_embedding_and_lstm(pretrained):
     assert states.shape == (1, 5, SETTINGS["lstm_units"])
 
 
+def test_pretraining_saves_the_vocabulary_its_token_ids_stand_for(pretrained):
+    _, output_dir, _, transform_output, _, _ = pretrained
+    with open(os.path.join(output_dir, config.PRETRAINED_VOCABULARY_FILE)) as saved, \
+            open(transform_output.vocabulary_file_by_name(config.VOCABULARY_NAME)) as own:
+        words = saved.read()
+        assert words == own.read() and "great" in words.split()
+
+
+def test_an_embedding_pretrained_on_another_vocabulary_is_matched_by_word(pretrained, tmp_path):
+    _, output_dir, _, _, _, _ = pretrained
+    # Another span of reviews: other word frequencies, and a word the language model never saw.
+    reviews = [{"review": f"{text} sequel sequel".encode(), "label": int("/pos/" in path),
+                "rating": 1}
+               for path, text in synthetic_imdb.reviews(per_folder=20, seed=7) if "/train/" in path]
+    other = config.TrainerConfig(**{**SETTINGS, "vocab_size": 40})
+    _, transform_dir = transformed_data.analyze_and_transform(reviews, other, str(tmp_path))
+    transform_output = tft.TFTransformOutput(transform_dir)
+
+    rows = training.pretrained_rows(output_dir, other, transform_output)
+    keras.utils.set_random_seed(0)
+    fresh = models.build(other, training.vocabulary_size(other, transform_output))
+    keras.utils.set_random_seed(0)
+    model = models.build(other, training.vocabulary_size(other, transform_output))
+    models.warm_start(model, os.path.join(output_dir, config.PRETRAINED_ENCODER_FILE), rows)
+
+    def words(path):
+        with open(path) as f:
+            return f.read().splitlines()
+    pretrained_ids = {word: i for i, word in enumerate(
+        words(os.path.join(output_dir, config.PRETRAINED_VOCABULARY_FILE)), start=1)}
+    own = words(transform_output.vocabulary_file_by_name(config.VOCABULARY_NAME))
+    assert [pretrained_ids.get(word) for word in own] != list(range(1, len(own) + 1))
+    encoder = keras.models.load_model(os.path.join(output_dir, config.PRETRAINED_ENCODER_FILE))
+    pretrained_embedding = encoder.get_layer(models.EMBEDDING_LAYER).get_weights()[0]
+    [embedding] = model.get_layer(models.EMBEDDING_LAYER).get_weights()
+    [fresh_embedding] = fresh.get_layer(models.EMBEDDING_LAYER).get_weights()
+    np.testing.assert_array_equal(embedding[0], pretrained_embedding[0])  # padding
+    for token_id, word in enumerate(own, start=1):
+        expected = (pretrained_embedding[pretrained_ids[word]] if word in pretrained_ids
+                    else fresh_embedding[token_id])
+        np.testing.assert_array_equal(embedding[token_id], expected, err_msg=word)
+    assert "sequel" in own and "sequel" not in pretrained_ids
+    np.testing.assert_array_equal(embedding[len(own) + 1:],  # the OOV bucket
+                                  pretrained_embedding[len(pretrained_ids) + 1:])
+
+
 def test_trainer_starts_from_the_pretrained_encoder(pretrained, caplog):
     _, output_dir, _, transform_output, rows, workdir = pretrained
     examples = transformed_data.write_examples(rows, os.path.join(workdir, "labelled.gz"))
@@ -75,7 +121,8 @@ def test_trainer_starts_from_the_pretrained_encoder(pretrained, caplog):
     with caplog.at_level("INFO", logger="trainer.training"):
         training.train(trainer_config, transform_output, [examples], [examples], serving_dir,
                        os.path.join(workdir, "classifier_run"), pretrained_dir=output_dir)
-    assert f"starting from the pretrained embedding in {output_dir}" in caplog.text
+    assert (f"starting from the pretrained embedding in {output_dir} (every word of this "
+            "vocabulary in its own)") in caplog.text
     # One epoch of fine-tuning moves the weights away from, but not far from, the pretrained ones.
     exported = tf.saved_model.load(serving_dir).captured_variables
     embedding = next(v for v in exported if v.name.startswith("embedding/")).numpy()

@@ -26,8 +26,11 @@ TOKENS_KEY = "review_tokens"
 PREDICTION_KEY = "probabilities"
 
 VOCABULARY_NAME = "review_vocabulary"
-# The pretraining's output, in the Pretrainer's model directory: the Trainer starts from it.
+# The pretraining's output, in the Pretrainer's model directory: the Trainer starts from the
+# encoder's embedding, matching its rows to its own token ids by the words of the vocabulary beside
+# it (an imported language model may come from another Transform: another span, another size).
 PRETRAINED_ENCODER_FILE = "encoder.keras"
+PRETRAINED_VOCABULARY_FILE = "vocabulary.txt"
 PADDING_ID = 0  # Reserved: word ids start at 1, so padding is never taken for a word.
 
 

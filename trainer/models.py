@@ -17,9 +17,10 @@ A masked LSTM adds selects to every step: on a CPU, `basic`'s fastest epoch took
 unmasked plain-Keras reference's with a mask, 1.00x without (docs/BENCHMARKS.md, "Seconds per
 epoch, interleaved").
 """
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from trainer.config import PADDING_ID, TrainerConfig
@@ -120,21 +121,31 @@ def encoder(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
                        name="encoder")
 
 
-def warm_start(model: keras.Model, encoder_path: str) -> None:
+def warm_start(model: keras.Model, encoder_path: str,
+               rows: Optional[np.ndarray] = None) -> None:
     """Starts `model`'s embedding from a saved `encoder`'s.
+
+    `rows`: for each of the model's token ids, the encoder's row for the same word, or -1 where
+    the encoder has none (that id keeps its fresh start); None: the same ids.
 
     The embedding only: the pretrained LSTM, trained to predict the next word, carries little to
     its last state, and `basic`, which reads only that state, then predicted one class for three
     epochs on IMDB (docs/BENCHMARKS.md, "Transfer ablation"); `attention`, which reads every
     state, gained nothing from it.
     """
-    pretrained = keras.models.load_model(encoder_path).get_layer(EMBEDDING_LAYER)
-    try:
-        model.get_layer(EMBEDDING_LAYER).set_weights(pretrained.get_weights())
-    except ValueError as e:
-        raise ValueError(f"{encoder_path}: the pretrained embedding does not fit "
-                         f"{model.name!r}: pretrain with the same vocabulary and embedding_dim "
-                         f"({e})") from e
+    pretrained = keras.models.load_model(encoder_path).get_layer(EMBEDDING_LAYER).get_weights()[0]
+    embedding = model.get_layer(EMBEDDING_LAYER)
+    [weights] = embedding.get_weights()
+    rows = np.arange(len(weights)) if rows is None else rows
+    if (pretrained.shape[1] != weights.shape[1] or len(rows) != len(weights)
+            or rows.max() >= len(pretrained)):
+        raise ValueError(f"{encoder_path}: the pretrained embedding ({pretrained.shape[0]} ids x "
+                         f"{pretrained.shape[1]}) does not fit {model.name!r} ({weights.shape[0]} "
+                         f"ids x {weights.shape[1]}): pretrain with the same embedding_dim, "
+                         f"oov_buckets and, without a vocabulary to match words by, vocab_size")
+    found = rows >= 0
+    weights[found] = pretrained[rows[found]]
+    embedding.set_weights([weights])
 
 
 def _probability_of_positive(tokens, features, name: str) -> keras.Model:

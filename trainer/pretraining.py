@@ -102,8 +102,8 @@ def raw_reviews(tf_transform_output: tft.TFTransformOutput,
 def pretrain(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTransformOutput,
              train_files: List[str], eval_files: List[str], output_dir: str, run_dir: str):
     """Trains the language model for `pretrain_epochs` on raw examples (their `review` only) and
-    saves its encoder (embedding and LSTM) to `output_dir`/PRETRAINED_ENCODER_FILE. Returns the
-    epochs' history.
+    saves its encoder (embedding and LSTM) to `output_dir`/PRETRAINED_ENCODER_FILE, and the
+    vocabulary whose words its token ids are beside it. Returns the epochs' history.
 
     On one device, whatever the Trainer's strategy: the default strategy places it on the first
     GPU if there is one."""
@@ -130,6 +130,8 @@ def pretrain(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTr
         early_stopping_metric="loss")  # next-word loss; the classifier's metric does not apply
     tf.io.gfile.makedirs(output_dir)
     language_model.encoder.save(os.path.join(output_dir, config.PRETRAINED_ENCODER_FILE))
+    tf.io.gfile.copy(tf_transform_output.vocabulary_file_by_name(config.VOCABULARY_NAME),
+                     os.path.join(output_dir, config.PRETRAINED_VOCABULARY_FILE), overwrite=True)
     training.write_history(run_dir, history)
     _log.info("saved the pretrained encoder to %s (held-out perplexity %.1f)", output_dir,
               min(history["val_perplexity"]))

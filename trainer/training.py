@@ -313,6 +313,22 @@ def vocabulary_size(trainer_config: config.TrainerConfig,
             + trainer_config.oov_buckets + 1)
 
 
+def pretrained_rows(pretrained_dir: str, trainer_config: config.TrainerConfig,
+                    tf_transform_output: tft.TFTransformOutput) -> np.ndarray:
+    """For each token id this Transform gives, the row of the same token in the embedding that
+    pretraining saved in `pretrained_dir`: padding's, the same word's (-1 for a word its
+    vocabulary lacks), the same OOV bucket's."""
+    def words(path: str) -> List[str]:
+        with tf.io.gfile.GFile(path) as f:
+            return f.read().splitlines()
+
+    pretrained = words(os.path.join(pretrained_dir, config.PRETRAINED_VOCABULARY_FILE))
+    row_of = {word: row for row, word in enumerate(pretrained, start=config.PADDING_ID + 1)}
+    own = words(tf_transform_output.vocabulary_file_by_name(config.VOCABULARY_NAME))
+    oov_rows = range(len(pretrained) + 1, len(pretrained) + 1 + trainer_config.oov_buckets)
+    return np.array([config.PADDING_ID, *(row_of.get(word, -1) for word in own), *oov_rows])
+
+
 def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTransformOutput,
           train_files: List[str], eval_files: List[str], serving_model_dir: str,
           run_dir: str, pretrained_dir: Optional[str] = None) -> Dict[str, List[float]]:
@@ -326,8 +342,14 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
     with strategy.scope():
         model = models.build(trainer_config, vocabulary)
         if pretrained_dir:
-            models.warm_start(model, os.path.join(pretrained_dir, config.PRETRAINED_ENCODER_FILE))
-            _log.info("starting from the pretrained embedding in %s", pretrained_dir)
+            rows = pretrained_rows(pretrained_dir, trainer_config, tf_transform_output)
+            models.warm_start(model, os.path.join(pretrained_dir, config.PRETRAINED_ENCODER_FILE),
+                              rows)
+            words = len(rows) - 1 - trainer_config.oov_buckets
+            missing = int(np.sum(rows < 0))
+            _log.info("starting from the pretrained embedding in %s (%s)", pretrained_dir,
+                      f"{missing:,} of this vocabulary's {words:,} words not in its own: they "
+                      "start fresh" if missing else "every word of this vocabulary in its own")
     _log.info("training variant %r: %s parameters, vocabulary %d ids, global batch %d",
               trainer_config.variant, f"{model.count_params():,}", vocabulary, global_batch_size)
     if trainer_config.weight_averaging is not None:
