@@ -36,9 +36,9 @@ class PipelineConfig:
     unlabelled_data: Optional[str] = None
     # Instead of pretraining in this run (trainer.pretrain_epochs): the model directory of an
     # earlier run's Pretrainer (<output_dir>/pipelines/<name>/Pretrainer/model/<id>), whose
-    # embedding the Trainer then starts from. Sixteen epochs of the language model take 92 minutes
-    # on 2 CPUs, and TFX's cache stops reusing them once the data files' mtimes change (they are
-    # part of ExampleGen's input fingerprint).
+    # embedding the Trainer then starts from. Sixteen epochs of the language model take 72-92
+    # minutes on 2 CPUs, and TFX's cache reuses them only for the same seed (a Pretrainer setting)
+    # and while the data files' mtimes stay the same (part of ExampleGen's input fingerprint).
     pretrained_model: Optional[str] = None
     # Everything the pipeline writes goes under here, outside the source tree.
     output_dir: str = os.path.join(os.path.expanduser("~"), "imdb-lstm-tfx")
