@@ -1,4 +1,6 @@
 """Model builders: shapes, padding, and the cuDNN-compatible LSTM arguments."""
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -41,6 +43,16 @@ def test_mean_over_real_tokens_skips_padding_and_is_zero_for_an_empty_review():
     real = np.array([[True, True, False], [False, False, False]])
     means = np.asarray(models.MeanOverRealTokens()(steps, real))
     np.testing.assert_array_equal(means, [[2.0, 3.0], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize("variant", models.variants())
+def test_building_a_variant_warns_of_nothing(variant):
+    """Keras warns when a layer drops a mask it does not handle: a line in every Trainer log."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = models.build(TrainerConfig(**{**CONFIG.to_dict(), "variant": variant}),
+                             VOCABULARY)
+    assert model.output_shape == (None, 1)
 
 
 @pytest.mark.parametrize("variant", models.variants())
