@@ -83,15 +83,15 @@ class MeanOverRealTokens(keras.layers.Layer):
     """Each review's mean step over its real tokens; zeros for an empty review, for which
     GlobalAveragePooling1D's masked mean divides 0 by 0 and the model scored NaN."""
 
-    # Takes the steps' mask (Attention attaches one) and ends it: no steps are left to mask.
-    supports_masking = True
-
     def call(self, sequences, real):
         real = keras.ops.expand_dims(keras.ops.cast(real, sequences.dtype), -1)
         count = keras.ops.maximum(keras.ops.sum(real, axis=1), 1.0)
         return keras.ops.sum(sequences * real, axis=1) / count
 
     def compute_mask(self, inputs, previous_mask=None):
+        # Takes the steps' mask (Attention attaches one; a layer that defines compute_mask
+        # supports masking, so Keras does not warn that it is dropped) and ends it: one vector per
+        # review, no steps left to mask.
         return None
 
 
