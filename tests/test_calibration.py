@@ -12,24 +12,40 @@ import transformed_data
 from trainer import calibration, config, models, training
 
 
-def test_the_threshold_classifies_the_most_reviews_correctly():
-    # Positives score lower than negatives would suggest: the lean the threshold corrects.
-    negatives = [0.05, 0.1, 0.2, 0.3, 0.55]
-    positives = [0.35, 0.4, 0.45, 0.6, 0.9]
-    scores = np.array(negatives + positives)
-    labels = np.array([0] * 5 + [1] * 5)
+def _reviews_of_a_model_whose_logit_is_off_by(lean, count=5000, seed=0):
+    """Labels drawn from a true logit; scores from that logit plus `lean`."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0.0, 2.0, count)
+    labels = rng.uniform(size=count) < 1 / (1 + np.exp(-logits))
+    return 1 / (1 + np.exp(-(logits + lean))), labels
+
+
+def test_the_threshold_undoes_a_lean_of_the_logit():
+    scores, labels = _reviews_of_a_model_whose_logit_is_off_by(-1.0)  # leaning negative
     threshold = calibration.decision_threshold(scores, labels)
-    assert threshold == pytest.approx(0.325)  # between 0.3 and 0.35: 9 of 10 right
-    assert calibration.accuracy(scores, labels, threshold) == 0.9
-    assert calibration.accuracy(scores, labels, calibration.NEUTRAL) == 0.6
+    assert threshold == pytest.approx(1 / (1 + np.exp(1.0)), abs=0.02)  # where the logit is -1
+    assert (calibration.accuracy(scores, labels, threshold)
+            > calibration.accuracy(scores, labels, calibration.NEUTRAL) + 0.02)
 
 
-def test_of_equally_good_thresholds_the_one_nearest_one_half():
-    labels = np.array([0, 0, 1, 1])
-    assert calibration.decision_threshold(np.array([0.1, 0.2, 0.8, 0.9]), labels) == 0.5
-    # Cutting at 0.15 or at 0.45 gets 3 of 4 right; 0.45 is nearer 0.5.
-    assert calibration.decision_threshold(
-        np.array([0.1, 0.4, 0.2, 0.5]), labels) == pytest.approx(0.45)
+def test_a_model_that_does_not_lean_keeps_about_one_half():
+    scores, labels = _reviews_of_a_model_whose_logit_is_off_by(0.0)
+    assert calibration.decision_threshold(scores, labels) == pytest.approx(0.5, abs=0.02)
+
+
+def test_the_served_scores_average_to_the_share_of_positive_reviews():
+    """What the log-loss fit of the shift means: on the reviews it was fitted on, the shifted
+    scores are right on average, saturated scores included."""
+    scores, labels = _reviews_of_a_model_whose_logit_is_off_by(1.5, count=1000, seed=1)
+    scores[:3] = [0.0, 1.0, 1.0]
+    served = calibration.centre(tf.constant(scores), calibration.decision_threshold(scores, labels))
+    assert np.mean(served) == pytest.approx(np.mean(labels), abs=1e-6)
+
+
+def test_reviews_of_one_class_give_a_threshold_inside_zero_to_one():
+    scores = np.array([0.2, 0.6, 0.9])
+    assert 0 < calibration.decision_threshold(scores, np.ones(3)) < 1e-6
+    assert 1 - 1e-6 < calibration.decision_threshold(scores, np.zeros(3)) < 1
 
 
 def test_the_served_score_crosses_one_half_at_the_threshold():
@@ -56,7 +72,7 @@ def test_the_trainer_calibrates_on_enough_eval_reviews_only(caplog):
     model, data = _scores_as_batches(scores, labels)
     chosen = training.choose_threshold(model, data, config.TrainerConfig())
     assert chosen["eval_reviews"] == calibration.MIN_REVIEWS
-    assert chosen["decision_threshold"] == pytest.approx(0.35, abs=0.05)
+    assert chosen["decision_threshold"] == pytest.approx(0.30, abs=0.05)
     assert chosen["eval_accuracy"] > chosen["eval_accuracy_at_0.5"] + 0.1
 
     switched_off = training.choose_threshold(model, data,

@@ -111,8 +111,8 @@ class TrainerConfig:
     # Accuracy, what the Evaluator gates on: eval loss rises as soon as the model grows confident
     # on the reviews it gets wrong, often while its accuracy still rises.
     early_stopping_metric: str = "accuracy"
-    # Serve with the decision threshold that does best on eval, moved to 0.5 (calibration.py);
-    # false: the model's own output, cut at 0.5.
+    # Serve the score shifted by the constant that best fits eval's labels, so 0.5 is the decision
+    # threshold fitted there (calibration.py); false: the model's own output, cut at 0.5.
     calibrate_threshold: bool = True
     # Serialized examples shuffled per epoch. ExampleGen writes the official training reviews in
     # the archive's order, grouped by label; a buffer smaller than the split trains on long runs

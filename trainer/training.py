@@ -23,7 +23,7 @@ BatchParser = Callable[[tf.Tensor], Tuple[tf.Tensor, tf.Tensor]]
 HISTORY_FILE = "history.json"
 # Travels with the SavedModel (TF Serving ignores assets.extra/): what the model was trained with.
 CONFIG_ASSET = os.path.join("assets.extra", "trainer_config.json")
-# Beside it: the decision threshold chosen on eval, and eval accuracy before and after.
+# Beside it: the decision threshold fitted on eval, and eval accuracy before and after.
 CALIBRATION_ASSET = os.path.join("assets.extra", "calibration.json")
 
 

@@ -198,7 +198,7 @@ def _training(inputs: ReportInputs,
             # Early stopping restores the weights of the epoch where eval did best.
             "restored_epoch": monitored.index(best(monitored)) + 1 if monitored else None,
             "early_stopping_metric": metric,
-            # The decision threshold chosen on eval (trainer/calibration.py).
+            # The decision threshold fitted on eval (trainer/calibration.py).
             "calibration": _serving_asset(inputs.model_uri, CALIBRATION_ASSET)}
 
 
