@@ -1,4 +1,4 @@
-"""The decision threshold, chosen on `eval`, and the shift of the served score that puts it at 0.5.
+"""The decision threshold, fitted on `eval`, and the shift of the served score that puts it at 0.5.
 
 A model's scores on reviews of films it has not seen can lean to one class: while the Trainer
 trained in label-grouped order the five variants' best cuts on eval were 0.313-0.502
