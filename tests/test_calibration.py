@@ -1,4 +1,4 @@
-"""The decision threshold chosen on eval, and the served score that is 0.5 there."""
+"""The decision threshold fitted on eval, and the served score that is 0.5 there."""
 import logging
 
 import keras
