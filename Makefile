@@ -5,7 +5,7 @@ OUTPUT_DIR ?= $(HOME)/imdb-lstm-tfx
 ARGS ?=
 VENV := .venv
 
-.PHONY: setup browser run test
+.PHONY: setup browser run test test-fast test-e2e
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -16,5 +16,14 @@ browser:
 run: setup
 	$(VENV)/bin/imdb-lstm run --data "$(DATA)" --output-dir "$(OUTPUT_DIR)" $(ARGS)
 
+# Both tiers: what CI runs.
 test: setup browser
 	$(VENV)/bin/python -m pytest tests $(ARGS)
+
+# Unit and component tests, for editing: a few minutes.
+test-fast: setup
+	$(VENV)/bin/python -m pytest tests -m "not e2e" $(ARGS)
+
+# Whole-pipeline runs on generated data, and the report in a real browser.
+test-e2e: setup browser
+	$(VENV)/bin/python -m pytest tests -m e2e $(ARGS)

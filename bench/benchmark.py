@@ -1,5 +1,5 @@
 """Variant benchmark: every LSTM variant trained and evaluated on the full IMDB data by the real
-pipeline, plus the seed's plain-Keras model on the same tokenized data as the speed reference.
+pipeline, plus the original model in plain Keras on the same tokenized data as the speed reference.
 
     .venv/bin/python bench/benchmark.py --data ../shared/data/imdb/aclImdb_labeled.tar.gz \
         --output-dir /tmp/imdb-bench [--config FILE] [--variants basic,stacked] [--seed N] \
@@ -30,8 +30,8 @@ from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
 from pipeline import config as pipeline_config  # noqa: E402
 from pipeline import outcome  # noqa: E402
 from trainer import models  # noqa: E402
-from trainer.config import LABEL_KEY, TOKENS_KEY  # noqa: E402
-from trainer.training import EpochLog  # noqa: E402
+from trainer.features import LABEL_KEY, TOKENS_KEY  # noqa: E402
+from trainer.callbacks import EpochLog  # noqa: E402
 
 PIPELINE_NAME = "imdb-lstm-bench"
 TABLE_START, TABLE_END = "<!-- variants-table:start -->", "<!-- variants-table:end -->"
@@ -133,14 +133,14 @@ def test_reviews(output_dir: str, transform_output, trainer_config,
                  pipeline_name: str = PIPELINE_NAME):
     """The official test reviews of a bench run, as (tokens, label) batches: Transform does not
     tokenize the test split, so its raw reviews go through the Transform graph as serving does."""
-    from trainer import pretraining, training
-    return training.dataset([test_split(output_dir, pipeline_name)],
-                            pretraining.raw_reviews(transform_output, LABEL_KEY), trainer_config,
-                            256, shuffle=False)
+    from trainer import input_pipeline, pretraining
+    return input_pipeline.dataset([test_split(output_dir, pipeline_name)],
+                                  pretraining.raw_reviews(transform_output, LABEL_KEY),
+                                  trainer_config, 256, shuffle=False)
 
 
 def seed_model(c):
-    """The seed's model as written (post-padding, no mask), compiled as the seed did."""
+    """The original model as written (post-padding, no mask), compiled as it was."""
     import keras
     model = keras.Sequential([
         keras.Input(shape=(c.sequence_length,), dtype="int64"),
@@ -157,16 +157,16 @@ def seed_model(c):
 
 
 def plain_keras_reference(args) -> dict:
-    """The seed's model fitted with plain Keras on the same tokenized train/eval data, with the
+    """The original model fitted with plain Keras on the same tokenized train/eval data, with the
     same settings: the yardstick for our Trainer's seconds per epoch."""
     import keras
     seed = {} if args.seed is None else {"seed": args.seed}
-    c = variant_settings(args.config, "basic", **seed)  # the seed's model
+    c = variant_settings(args.config, "basic", **seed)  # the original model
     x_train, y_train = transformed_split(args.output_dir, "train", c.sequence_length)
     x_eval, y_eval = transformed_split(args.output_dir, "eval", c.sequence_length)
     keras.utils.set_random_seed(c.seed)
     model = seed_model(c)
-    print(f"[bench] plain Keras reference: the seed's model, {c.epochs} epochs on "
+    print(f"[bench] plain Keras reference: the original model, {c.epochs} epochs on "
           f"{len(x_train):,} reviews", flush=True)
     # Timed by the Trainer's own callback, so both sides of the ratio are measured alike.
     timer = EpochLog(c.epochs)
@@ -174,7 +174,7 @@ def plain_keras_reference(args) -> dict:
                         validation_data=(x_eval, y_eval), callbacks=[timer], verbose=0)
     seconds = timer.history["epoch_seconds"]
     print(f"[bench] plain Keras reference: {seconds} s per epoch", flush=True)
-    return {"variant": "seed plain Keras (reference)", "epochs_run": c.epochs,
+    return {"variant": "original model, plain Keras (reference)", "epochs_run": c.epochs,
             "epoch_seconds": seconds, "train_examples": len(x_train),
             "eval_accuracy": history.history["val_accuracy"][-1]}
 

@@ -1,21 +1,20 @@
-"""Seconds per epoch of the Trainer against the seed's plain-Keras model, epochs interleaved.
+"""Seconds per epoch of the Trainer against the original model in plain Keras, epochs interleaved.
 
     .venv/bin/python bench/speed.py --output-dir /tmp/imdb-bench [--config FILE] [--rounds 6]
 
-This 2-core host has slow spells of minutes in which every epoch takes up to twice as long
-(docs/BENCHMARKS.md), so medians of two runs taken half an hour apart can differ by 1.5x. (Their
-signature, wall time far above CPU time, is also that of waits for tf.data's autotuning thread,
-which the plain-Keras side still has and the Trainer no longer does: docs/BENCHMARKS.md, "Idle
-between epochs".) Here each round trains one epoch of each side back to back, in alternating
-order, and the ratio is taken per round: a slow spell that covers a round slows both sides of its
-ratio alike. Spells shorter than a round still hit one side only; the ratio of each side's
+This 2-core host has slow spells of minutes in which every epoch takes up to twice as long, so
+medians of two runs taken half an hour apart can differ by 1.5x. (Their signature, wall time far
+above CPU time, is also that of waits for tf.data's autotuning thread, which the plain-Keras side
+still has and the Trainer no longer does: docs/experiments/2026-12-03-idle-between-epochs.md.)
+Here each round trains one epoch of each side back to back, in alternating order, and the
+ratio is taken per round: a slow spell that covers a round slows both sides of its ratio alike. Spells shorter than a round still hit one side only; the ratio of each side's
 fastest epoch, the least disturbed one (as timeit takes the minimum), is printed too. CPU seconds
 (all of the process's threads) do not grow in a slow spell: a round whose wall time is far above
 its usual share of CPU time was disturbed.
 
 Our side is the Trainer's own code: `training.fit` (early stopping, epoch log, TensorBoard,
-backups) over `training.dataset` (length buckets) for the configured variant (`basic`, the
-seed's architecture, by default). The other side is the seed's model as written (every batch
+backups) over `input_pipeline.dataset` (length buckets) for the configured variant (`basic`, the
+original architecture, by default). The other side is the original model as written (every batch
 sequence_length long, padding read as if it were words) fitted by plain Keras on numpy arrays
 of the same tokenized examples. Both read the Transform output a benchmark run left in
 `--output-dir`. Not a test: about ten minutes on a 2-core machine.
@@ -32,7 +31,7 @@ sys.path.insert(0, PROJECT_ROOT)
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
 from bench.benchmark import (latest_output, seed_model, transformed_split,  # noqa: E402
                              variant_parser, variant_settings)
-from trainer import models, strategy as strategies, training  # noqa: E402
+from trainer import input_pipeline, models, strategy as strategies, training  # noqa: E402
 
 
 def timed(epoch):
@@ -55,16 +54,16 @@ def main():
                                                            "transform_graph"))
     examples = latest_output(args.output_dir, "Transform", "transformed_examples")
     files = {split: [os.path.join(examples, f"Split-{split}", "*")] for split in ("train", "eval")}
-    parse = training.transformed_examples(transform_output)
+    parse = input_pipeline.transformed_examples(transform_output)
 
     def trainer_data(split, shuffle):
-        return lambda input_context=None: training.dataset(files[split], parse, c, c.batch_size,
-                                                           shuffle, input_context)
+        return lambda input_context=None: input_pipeline.dataset(
+            files[split], parse, c, c.batch_size, shuffle, input_context)
 
     x_train, y_train = transformed_split(args.output_dir, "train", c.sequence_length)
     x_eval, y_eval = transformed_split(args.output_dir, "eval", c.sequence_length)
     keras.utils.set_random_seed(c.seed)
-    ours = models.build(c, training.vocabulary_size(c, transform_output))
+    ours = models.build(c, input_pipeline.vocabulary_size(c, transform_output))
     reference = seed_model(c)
     strategy = strategies.create("default")
     run_root = tempfile.mkdtemp(prefix="imdb-speed-")
@@ -90,7 +89,7 @@ def main():
               f"(cpu {seconds['ours'][1]:.1f} s), reference {seconds['reference'][0]:.1f} s "
               f"(cpu {seconds['reference'][1]:.1f} s)", flush=True)
 
-    print(f"\n{c.variant} (Trainer) against the seed's model (plain Keras), one epoch each per "
+    print(f"\n{c.variant} (Trainer) against the original model (plain Keras), one epoch each per "
           f"round, train {len(x_train):,} + eval {len(x_eval):,} reviews, sequence_length "
           f"{c.sequence_length}, batch {c.batch_size}, {c.batch_length_buckets} length buckets\n")
     print("| round | Trainer s (cpu s) | plain Keras s (cpu s) | ratio (wall) | ratio (cpu) |")

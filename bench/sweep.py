@@ -27,7 +27,7 @@ sys.path.insert(0, PROJECT_ROOT)
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
 from bench.benchmark import (latest_output, test_split, variant_parser,  # noqa: E402
                              variant_settings)
-from trainer import calibration, config, training  # noqa: E402
+from trainer import artifacts, calibration, features, training  # noqa: E402
 
 
 def grid(assignments):
@@ -49,9 +49,9 @@ def test_accuracy(serving_model_dir: str, test_files) -> float:
     serve = tf.saved_model.load(serving_model_dir).signatures["serving_default"]
     scores, labels = [], []
     for records in tf.data.TFRecordDataset(test_files, compression_type="GZIP").batch(512):
-        scores.append(np.ravel(serve(examples=records)[config.PREDICTION_KEY]))
+        scores.append(np.ravel(serve(examples=records)[features.PREDICTION_KEY]))
         labels.append(tf.io.parse_example(
-            records, {config.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)})[config.LABEL_KEY])
+            records, {features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)})[features.LABEL_KEY])
     return calibration.accuracy(np.concatenate(scores), np.concatenate(labels),
                                 calibration.NEUTRAL)
 
@@ -89,7 +89,7 @@ def main():
                                      os.path.join(run, "serving"),
                                      os.path.join(run, "model_run", "0"),
                                      pretrained_dir=pretrained_dir)
-            with open(os.path.join(run, "serving", training.CALIBRATION_ASSET)) as f:
+            with open(os.path.join(run, "serving", artifacts.CALIBRATION_ASSET)) as f:
                 evals.append(json.load(f)["eval_accuracy"])
             tests.append(test_accuracy(os.path.join(run, "serving"), test_files))
             print(f"{setting} seed {seed}: {len(history['val_accuracy'])} epochs, eval "

@@ -20,7 +20,7 @@ sys.path.insert(0, PROJECT_ROOT)
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
 from bench.benchmark import (PIPELINE_NAME, latest_output, test_reviews,  # noqa: E402
                              variant_parser, variant_settings)
-from trainer import config, models, training  # noqa: E402
+from trainer import artifacts, input_pipeline, models, warm_start  # noqa: E402
 
 HANDOVERS = ("none", "embedding", "embedding+lstm")
 
@@ -41,13 +41,13 @@ def main():
     transform_output = tft.TFTransformOutput(latest("Transform", "transform_graph"))
     examples = latest("Transform", "transformed_examples")
     encoder_path = os.path.join(latest("Pretrainer", "model"), "Format-Serving",
-                                config.PRETRAINED_ENCODER_FILE)
-    vocabulary = training.vocabulary_size(trainer_config, transform_output)
-    parse = training.transformed_examples(transform_output)
+                                artifacts.PRETRAINED_ENCODER_FILE)
+    vocabulary = input_pipeline.vocabulary_size(trainer_config, transform_output)
+    parse = input_pipeline.transformed_examples(transform_output)
 
     def data(split, shuffle):
-        return training.dataset([os.path.join(examples, f"Split-{split}", "*")], parse,
-                                trainer_config, trainer_config.batch_size, shuffle)
+        return input_pipeline.dataset([os.path.join(examples, f"Split-{split}", "*")], parse,
+                                      trainer_config, trainer_config.batch_size, shuffle)
 
     test_data = test_reviews(args.output_dir, transform_output, trainer_config,
                              args.pipeline_name)
@@ -57,7 +57,7 @@ def main():
         keras.utils.set_random_seed(trainer_config.seed)
         model = models.build(trainer_config, vocabulary)
         if handover != "none":
-            models.warm_start(model, encoder_path)
+            warm_start.copy_embedding(model, encoder_path)
         if handover == "embedding+lstm":
             pretrained_lstm = keras.models.load_model(encoder_path).layers[-1]
             first_lstm = next(l for l in model.layers if isinstance(l, keras.layers.LSTM))

@@ -6,7 +6,7 @@ only read, so the run trains exactly as it would without them.
     .venv/bin/python bench/weight_averaging.py --output-dir /tmp/bench-seed1 \
         --config bench/tuned_long.yaml --variant regularized --seed 1 [--momenta 0.99,0.998]
 
-Eval accuracy is at 0.5 and at the threshold the Trainer would choose on eval; test accuracy (the
+Eval accuracy is at 0.5 and at the threshold the Trainer would fit on eval; test accuracy (the
 25,000 official test reviews, tokenized as serving does) at that threshold. Reads what a
 bench/benchmark.py run left in `--output-dir`. Not a test: about twelve minutes for eight epochs
 on a 2-core machine.
@@ -20,7 +20,7 @@ sys.path.insert(0, PROJECT_ROOT)
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
 from bench.benchmark import (latest_output, test_reviews, variant_parser,  # noqa: E402
                              variant_settings)
-from trainer import calibration, models, training  # noqa: E402
+from trainer import calibration, input_pipeline, models  # noqa: E402
 
 
 def main():
@@ -39,20 +39,20 @@ def main():
     transform_output = tft.TFTransformOutput(latest_output(args.output_dir, "Transform",
                                                            "transform_graph"))
     examples = latest_output(args.output_dir, "Transform", "transformed_examples")
-    parse = training.transformed_examples(transform_output)
+    parse = input_pipeline.transformed_examples(transform_output)
 
     def data(split, shuffle):
-        return training.dataset([os.path.join(examples, f"Split-{split}", "*")], parse, c,
-                                c.batch_size, shuffle)
+        return input_pipeline.dataset([os.path.join(examples, f"Split-{split}", "*")], parse, c,
+                                      c.batch_size, shuffle)
 
     test = test_reviews(args.output_dir, transform_output, c)
     keras.utils.set_random_seed(c.seed)
-    model = models.build(c, training.vocabulary_size(c, transform_output))
+    model = models.build(c, input_pipeline.vocabulary_size(c, transform_output))
 
     def scored(name):
-        scores, labels = training.scores_and_labels(model, data("eval", False))
+        scores, labels = calibration.scores_and_labels(model, data("eval", False))
         threshold = calibration.decision_threshold(scores, labels)
-        test_scores, test_labels = training.scores_and_labels(model, test)
+        test_scores, test_labels = calibration.scores_and_labels(model, test)
         auc = keras.metrics.AUC(num_thresholds=10_000)
         auc.update_state(test_labels, test_scores)
         return (f"| {name} | {calibration.accuracy(scores, labels, calibration.NEUTRAL):.4f} | "

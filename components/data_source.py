@@ -19,13 +19,11 @@ from components.imdb_reader import ARCHIVE_SUFFIXES, IngestError, review_folders
 
 _log = logging.getLogger(__name__)
 
-STANFORD_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 # Published size and SHA-256 of the public archive; a download that differs is rejected.
 KNOWN_ARCHIVES = {
     "aclImdb_v1.tar.gz": (84_125_825,
                           "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"),
 }
-DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "imdb-lstm-tfx")
 _CHUNK = 1 << 20
 
 
@@ -39,10 +37,10 @@ class DataSource:
         return posixpath.join(self.input_base, self.pattern)
 
 
-def resolve(data: str, cache_dir: str = DEFAULT_CACHE_DIR, sha256: Optional[str] = None,
+def resolve(data: str, cache_dir: str, sha256: Optional[str] = None,
             unlabelled: bool = False) -> DataSource:
     """Checks `data` exists and has the aclImdb layout (its labelled folders, or with
-    `unlabelled` its train/unsup folder); downloads URLs. Raises IngestError."""
+    `unlabelled` its train/unsup folder); downloads URLs into `cache_dir`. Raises IngestError."""
     if urllib.parse.urlparse(data).scheme in ("http", "https"):
         return _archive_source(download(data, cache_dir, sha256))
     if data.endswith(ARCHIVE_SUFFIXES):

@@ -32,7 +32,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components import imdb_reader
-from trainer import config
+from trainer import features
 
 TEST_SPLIT = "test"
 SOURCE_SPLIT = "aclImdb"
@@ -56,13 +56,13 @@ def to_example(review: imdb_reader.Review) -> tf.train.Example:
 
     word_count = len(review.text.split())
     feature = {
-        config.REVIEW_KEY: text(review.text),
-        config.WORD_COUNT_KEY: int64(word_count),
-        config.LENGTH_BUCKET_KEY: text(config.length_bucket(word_count)),
+        features.REVIEW_KEY: text(review.text),
+        features.WORD_COUNT_KEY: int64(word_count),
+        features.LENGTH_BUCKET_KEY: text(features.length_bucket(word_count)),
     }
     if review.label is not None:
-        feature[config.LABEL_KEY] = int64(review.label)
-        feature[config.RATING_KEY] = int64(review.rating)
+        feature[features.LABEL_KEY] = int64(review.label)
+        feature[features.RATING_KEY] = int64(review.rating)
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 

@@ -20,11 +20,13 @@ import tarfile
 import zlib
 from typing import BinaryIO, Callable, Counter, Dict, Iterable, Iterator, List, Optional, Tuple
 
+from trainer import features
+
 _log = logging.getLogger(__name__)
 
 OFFICIAL_SPLITS = ("train", "test")
 CLASS_LABELS = {"neg": 0, "pos": 1}
-RATINGS_BY_CLASS = {"neg": range(1, 5), "pos": range(7, 11)}
+RATINGS_BY_CLASS = {"neg": features.NEGATIVE_RATINGS, "pos": features.POSITIVE_RATINGS}
 LABELLED_FOLDERS = tuple(f"{split}/{label_folder}" for split in OFFICIAL_SPLITS
                          for label_folder in CLASS_LABELS)
 UNLABELLED_FOLDER = "train/unsup"

@@ -19,7 +19,8 @@ from tfx import v1 as tfx
 from components.data_source import remote_archive
 from kubeflow.settings import IMAGE_SCHEMA_PATH, KubeflowSettings
 from pipeline.config import PipelineConfig
-from pipeline.pipeline import DATA_ROOT_PARAMETER, PRETRAINER_ID, create_pipeline
+from pipeline.pipeline import (MODULE_PATHS, PRETRAINER_ID, Platform, ReviewSource,
+                               create_pipeline)
 
 _log = logging.getLogger(__name__)
 
@@ -27,13 +28,32 @@ _log = logging.getLogger(__name__)
 TRAINING_IDS = ("Trainer", PRETRAINER_ID)
 # The executor kind open-source KFP's backend refuses ("resolver executors not implemented").
 RESOLVER_EXECUTOR = "resolver"
+# The runtime parameter that names the labelled data's directory, so each run on the cluster can
+# read a newer copy of the data.
+DATA_ROOT_PARAMETER = "data_root"
+
+
+def kubeflow_platform(config: PipelineConfig, settings: KubeflowSettings) -> Platform:
+    """The data: archive URIs the pods read (nothing is checked here); the project's code is in
+    the image (user functions by module path); ML Metadata is the cluster's."""
+    labelled = remote_archive(config.data)
+    unlabelled = None
+    if config.unlabelled_data and config.trainer.pretrain_epochs:
+        unlabelled = remote_archive(config.unlabelled_data)
+    return Platform(
+        labelled=ReviewSource(tfx.dsl.experimental.RuntimeParameter(
+            name=DATA_ROOT_PARAMETER, ptype=str, default=labelled.input_base), labelled.pattern),
+        unlabelled=ReviewSource(unlabelled.input_base, unlabelled.pattern) if unlabelled else None,
+        user_code=MODULE_PATHS,
+        metadata_connection_config=None,
+        with_baseline=settings.baseline == "latest-blessed",
+        pretrain_on_labelled_reviews=False)
 
 
 def build_pipeline(config: PipelineConfig, settings: KubeflowSettings) -> tfx.dsl.Pipeline:
     if config.schema_path == PipelineConfig().schema_path:  # this checkout's: use the image's
         config = dataclasses.replace(config, schema_path=IMAGE_SCHEMA_PATH)
-    pipeline = create_pipeline(config, on_kubeflow=True,
-                               with_baseline=settings.baseline == "latest-blessed")
+    pipeline = create_pipeline(config, kubeflow_platform(config, settings))
     for component in pipeline.components:
         if component.id in TRAINING_IDS:
             component.with_platform_config(settings.trainer_resources())

@@ -13,7 +13,6 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
-from components.data_source import DEFAULT_CACHE_DIR, STANFORD_URL
 from trainer.config import (CUSTOM_CONFIG_KEY, PRETRAINING_SETTINGS, TRANSFORM_SETTINGS,
                             TrainerConfig)
 
@@ -22,6 +21,8 @@ ENV_PREFIX = "IMDB_LSTM_"
 CONFIG_FILE_ENV = ENV_PREFIX + "CONFIG"
 # A YAML file's trainer settings for one variant only: {variant: {setting: value}}.
 PER_VARIANT_KEY = "per_variant"
+STANFORD_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "imdb-lstm-tfx")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,9 +37,9 @@ class PipelineConfig:
     unlabelled_data: Optional[str] = None
     # Instead of pretraining in this run (trainer.pretrain_epochs): the model directory of an
     # earlier run's Pretrainer (<output_dir>/pipelines/<name>/Pretrainer/model/<id>), whose
-    # embedding the Trainer then starts from. Sixteen epochs of the language model take 72-92
-    # minutes on 2 CPUs, and TFX's cache reuses them only for the same seed (a Pretrainer setting)
-    # and while the data files' mtimes stay the same (part of ExampleGen's input fingerprint).
+    # embedding the Trainer then starts from: pretraining takes over an hour on 2 CPUs, and TFX's
+    # cache reuses a Pretrainer only for the same seed (a Pretrainer setting) and while the data
+    # files' mtimes stay the same (part of ExampleGen's input fingerprint).
     pretrained_model: Optional[str] = None
     # Everything the pipeline writes goes under here, outside the source tree.
     output_dir: str = os.path.join(os.path.expanduser("~"), "imdb-lstm-tfx")

@@ -18,10 +18,41 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pipeline import logs  # noqa: E402  (first: quiets TensorFlow before it is imported)
 import yaml  # noqa: E402
 from tfx import v1 as tfx  # noqa: E402
+from tfx.utils import path_utils  # noqa: E402
 
+from components.data_source import resolve  # noqa: E402
 from pipeline import config as pipeline_config  # noqa: E402
 from pipeline import outcome  # noqa: E402
-from pipeline.pipeline import create_pipeline  # noqa: E402
+from pipeline.pipeline import (MODULE_FILES, PRETRAINER_ID, Platform, ReviewSource,  # noqa: E402
+                               create_pipeline)
+from trainer import artifacts  # noqa: E402
+
+
+def check_pretrained_model(model_dir: str) -> None:
+    """Fails before anything runs unless `model_dir` holds a Pretrainer's output."""
+    for name in (artifacts.PRETRAINED_ENCODER_FILE, artifacts.PRETRAINED_VOCABULARY_FILE):
+        path = os.path.join(path_utils.serving_model_dir(model_dir), name)
+        if not os.path.isfile(path):
+            raise ValueError(f"pretrained_model {model_dir}: no {path}; expected the model "
+                             f"directory of a Pretrainer run, e.g. <output_dir>/pipelines/<name>/"
+                             f"{PRETRAINER_ID}/model/<id>")
+
+
+def local_platform(config: pipeline_config.PipelineConfig) -> Platform:
+    """Checks (and downloads) the data and any language model to import: bad input stops here,
+    before anything runs."""
+    labelled = resolve(config.data, config.download_cache_dir, config.data_sha256)
+    unlabelled = None
+    if config.unlabelled_data and config.trainer.pretrain_epochs:
+        unlabelled = resolve(config.unlabelled_data, config.download_cache_dir, unlabelled=True)
+    if config.pretrained_model:
+        check_pretrained_model(config.pretrained_model)
+    return Platform(
+        labelled=ReviewSource(labelled.input_base, labelled.pattern),
+        unlabelled=ReviewSource(unlabelled.input_base, unlabelled.pattern) if unlabelled else None,
+        user_code=MODULE_FILES,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path))
 
 
 def run(config: pipeline_config.PipelineConfig):
@@ -31,7 +62,7 @@ def run(config: pipeline_config.PipelineConfig):
     log.info("pipeline %s, data %s, outputs under %s", config.pipeline_name, config.data,
              config.output_dir)
     log.info("resolved config:\n%s", yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip())
-    tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+    tfx.orchestration.LocalDagRunner().run(create_pipeline(config, local_platform(config)))
     result = outcome.latest_run(config.metadata_path, config.pipeline_name)
     if result is None or result.started_before(started):
         return None  # `tfx pipeline create` runs this file with a patched runner: nothing ran

@@ -5,6 +5,10 @@ import os
 import subprocess
 import sys
 
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+from tfx.orchestration import metadata
+
 from pipeline import outcome
 
 BIN = os.path.dirname(sys.executable)
@@ -36,6 +40,20 @@ def versions(serving_dir):
 
 def metadata_path(output_dir, name="imdb-lstm"):
     return os.path.join(output_dir, "metadata", name, "metadata.db")
+
+
+def input_uris(output_dir, node_id, name="imdb-lstm"):
+    """{input key: sorted URIs} of the last execution of `node_id`, from ML Metadata's events."""
+    store = mlmd.MetadataStore(
+        metadata.sqlite_metadata_connection_config(metadata_path(output_dir, name)))
+    node = store.get_context_by_type_and_name("node", f"{name}.{node_id}")
+    execution = max(store.get_executions_by_context(node.id), key=lambda e: e.id)
+    inputs = {}
+    for event in store.get_events_by_execution_ids([execution.id]):
+        if event.type == metadata_store_pb2.Event.INPUT:
+            [artifact] = store.get_artifacts_by_id([event.artifact_id])
+            inputs.setdefault(event.path.steps[0].key, []).append(artifact.uri)
+    return {key: sorted(uris) for key, uris in inputs.items()}
 
 
 def latest(output_dir, name="imdb-lstm"):

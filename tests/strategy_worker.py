@@ -30,15 +30,15 @@ def main():
             cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus)
     import tensorflow_transform as tft
 
-    from trainer import config, training
+    from trainer import callbacks, config, training
     if args.crash_after_epoch:
-        backup_epoch_end = training.EpochBackup.on_epoch_end
+        backup_epoch_end = callbacks.EpochBackup.on_epoch_end
 
         def crash_after_backup(self, epoch, logs=None):
             backup_epoch_end(self, epoch, logs)
             if epoch + 1 == args.crash_after_epoch:
                 os._exit(75)
-        training.EpochBackup.on_epoch_end = crash_after_backup
+        callbacks.EpochBackup.on_epoch_end = crash_after_backup
     trainer_config = config.TrainerConfig(
         strategy=args.strategy, epochs=args.epochs, early_stopping_patience=args.epochs,
         batch_size=8, vocab_size=50, sequence_length=16, embedding_dim=8, lstm_units=4,

@@ -1,5 +1,4 @@
 """The decision threshold fitted on eval, and the served score that is 0.5 there."""
-import logging
 
 import keras
 import numpy as np
@@ -9,7 +8,7 @@ import tensorflow_transform as tft
 
 import synthetic_imdb
 import transformed_data
-from trainer import calibration, config, models, training
+from trainer import calibration, config, export, features, input_pipeline, models
 
 
 def _reviews_of_a_model_whose_logit_is_off_by(lean, count=5000, seed=0):
@@ -38,7 +37,8 @@ def test_the_served_scores_average_to_the_share_of_positive_reviews():
     scores are right on average, saturated scores included."""
     scores, labels = _reviews_of_a_model_whose_logit_is_off_by(1.5, count=1000, seed=1)
     scores[:3] = [0.0, 1.0, 1.0]
-    served = calibration.centre(tf.constant(scores), calibration.decision_threshold(scores, labels))
+    threshold = calibration.decision_threshold(scores, labels)
+    served = calibration.served_score(tf.constant(scores), threshold)
     assert np.mean(served) == pytest.approx(np.mean(labels), abs=1e-6)
 
 
@@ -50,44 +50,45 @@ def test_reviews_of_one_class_give_a_threshold_inside_zero_to_one():
 
 def test_the_served_score_crosses_one_half_at_the_threshold():
     probabilities = tf.constant([0.0, 0.1, 0.3, 0.31, 0.5, 0.9, 1.0])
-    centred = calibration.centre(probabilities, 0.3).numpy()
-    assert centred[2] == pytest.approx(0.5)
-    assert ((centred > 0.5) == (probabilities.numpy() > 0.3)).all()
-    assert (np.diff(centred) > 0).all() and centred[0] == 0.0 and centred[-1] == 1.0
-    np.testing.assert_allclose(calibration.centre(probabilities, 0.5), probabilities, atol=1e-7)
+    served = calibration.served_score(probabilities, 0.3).numpy()
+    assert served[2] == pytest.approx(0.5)
+    assert ((served > 0.5) == (probabilities.numpy() > 0.3)).all()
+    assert (np.diff(served) > 0).all() and served[0] == 0.0 and served[-1] == 1.0
+    np.testing.assert_allclose(calibration.served_score(probabilities, 0.5), probabilities,
+                               atol=1e-7)
 
 
 def _scores_as_batches(scores, labels):
-    """A stand-in model whose output is its input, so choose_threshold sees these scores."""
+    """A stand-in model whose output is its input, so fit_threshold sees these scores."""
     model = keras.Sequential([keras.Input((1,)), keras.layers.Identity()])
     data = tf.data.Dataset.from_tensor_slices((np.reshape(scores, (-1, 1)).astype("float32"),
                                                labels)).batch(64)
     return model, data
 
 
-def test_the_trainer_calibrates_on_enough_eval_reviews_only(caplog):
+def test_the_trainer_calibrates_on_enough_eval_reviews_only():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, calibration.MIN_REVIEWS)
     scores = np.clip(rng.normal(0.2 + 0.3 * labels, 0.1), 0, 1)  # leaning negative
     model, data = _scores_as_batches(scores, labels)
-    chosen = training.choose_threshold(model, data, config.TrainerConfig())
-    assert chosen["eval_reviews"] == calibration.MIN_REVIEWS
-    assert chosen["decision_threshold"] == pytest.approx(0.30, abs=0.05)
-    assert chosen["eval_accuracy"] > chosen["eval_accuracy_at_0.5"] + 0.1
+    fitted = calibration.fit_threshold(model, data, config.TrainerConfig())
+    assert fitted["fitted"] and fitted["eval_reviews"] == calibration.MIN_REVIEWS
+    assert fitted["decision_threshold"] == pytest.approx(0.30, abs=0.05)
+    assert fitted["eval_accuracy"] > fitted["eval_accuracy_at_0.5"] + 0.1
 
-    switched_off = training.choose_threshold(model, data,
+    switched_off = calibration.fit_threshold(model, data,
                                              config.TrainerConfig(calibrate_threshold=False))
+    assert not switched_off["fitted"]
     assert switched_off["decision_threshold"] == calibration.NEUTRAL
-    assert switched_off["eval_accuracy"] == chosen["eval_accuracy_at_0.5"]
+    assert switched_off["eval_accuracy"] == fitted["eval_accuracy_at_0.5"]
 
     model, data = _scores_as_batches(scores[:-1], labels[:-1])
-    with caplog.at_level(logging.WARNING):
-        too_few = training.choose_threshold(model, data, config.TrainerConfig())
+    too_few = calibration.fit_threshold(model, data, config.TrainerConfig())
+    assert not too_few["fitted"] and too_few["eval_reviews"] == calibration.MIN_REVIEWS - 1
     assert too_few["decision_threshold"] == calibration.NEUTRAL
-    assert f"{calibration.MIN_REVIEWS - 1} eval reviews, calibrating needs" in caplog.text
 
 
-def test_the_exported_model_serves_the_centred_score(tmp_path):
+def test_the_exported_model_serves_the_shifted_score(tmp_path):
     raw = [{"review": text.encode(), "label": int("/pos/" in path), "rating": 1}
            for path, text in synthetic_imdb.reviews(per_folder=5)
            if "/train/pos/" in path or "/train/neg/" in path]
@@ -96,13 +97,13 @@ def test_the_exported_model_serves_the_centred_score(tmp_path):
     rows, transform_dir = transformed_data.analyze_and_transform(raw, trainer_config,
                                                                  str(tmp_path))
     transform_output = tft.TFTransformOutput(transform_dir)
-    model = models.build(trainer_config, training.vocabulary_size(trainer_config,
-                                                                  transform_output))
-    own = model(np.array([row[config.TOKENS_KEY] for row in rows]), training=False)
+    model = models.build(trainer_config, input_pipeline.vocabulary_size(trainer_config,
+                                                                        transform_output))
+    own = model(np.array([row[features.TOKENS_KEY] for row in rows]), training=False)
     reviews = tf.constant([row["review"] for row in raw])
     for threshold in (0.3, calibration.NEUTRAL):
         export_dir = str(tmp_path / f"serving-{threshold}")
-        training.export_serving_model(model, transform_output, export_dir, threshold)
-        served = tf.saved_model.load(export_dir).signatures[training.RAW_TEXT_SIGNATURE](
-            review=reviews)[config.PREDICTION_KEY]
-        np.testing.assert_allclose(served, calibration.centre(own, threshold), rtol=1e-5)
+        export.export_serving_model(model, transform_output, export_dir, threshold)
+        served = tf.saved_model.load(export_dir).signatures[export.RAW_TEXT_SIGNATURE](
+            review=reviews)[features.PREDICTION_KEY]
+        np.testing.assert_allclose(served, calibration.served_score(own, threshold), rtol=1e-5)

@@ -11,33 +11,33 @@ from components import data_source
 from components.imdb_reader import IngestError
 
 
-def test_archive_path(tiny_archive):
-    source = data_source.resolve(tiny_archive)
+def test_archive_path(tiny_archive, tmp_path):
+    source = data_source.resolve(tiny_archive, cache_dir=str(tmp_path))
     assert source.uri == tiny_archive and source.pattern == os.path.basename(tiny_archive)
 
 
-def test_directory_holding_aclImdb(tiny_tree):
-    source = data_source.resolve(tiny_tree)
+def test_directory_holding_aclImdb(tiny_tree, tmp_path):
+    source = data_source.resolve(tiny_tree, cache_dir=str(tmp_path))
     assert (source.input_base, source.pattern) == (tiny_tree, "aclImdb/*/*/*.txt")
 
 
-def test_the_aclImdb_directory_itself(tiny_tree):
+def test_the_aclImdb_directory_itself(tiny_tree, tmp_path):
     root = os.path.join(tiny_tree, "aclImdb")
-    assert data_source.resolve(root).pattern == "*/*/*.txt"
+    assert data_source.resolve(root, cache_dir=str(tmp_path)).pattern == "*/*/*.txt"
 
 
 def test_directory_missing_a_class_folder(tmp_path):
     tree = synthetic_imdb.write_tree(str(tmp_path), per_folder=1)
     os.rename(os.path.join(tree, "aclImdb", "test", "pos"), os.path.join(tree, "elsewhere"))
     with pytest.raises(IngestError, match="missing folder.*test/pos"):
-        data_source.resolve(tree)
+        data_source.resolve(tree, cache_dir=str(tmp_path))
 
 
 def test_missing_path(tmp_path):
     with pytest.raises(IngestError, match="no such archive"):
-        data_source.resolve(str(tmp_path / "nope.tar.gz"))
+        data_source.resolve(str(tmp_path / "nope.tar.gz"), cache_dir=str(tmp_path))
     with pytest.raises(IngestError, match="neither a directory"):
-        data_source.resolve(str(tmp_path / "nope"))
+        data_source.resolve(str(tmp_path / "nope"), cache_dir=str(tmp_path))
 
 
 class _Server:

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from token_reviews import VOCABULARY, dataset_fn, reviews
-from trainer import distributed_loop, models, training
+from trainer import callbacks, distributed_loop, models
 from trainer.config import TrainerConfig
 
 def _twin_models(variant: str, **settings):
@@ -28,10 +28,10 @@ def test_loop_matches_model_fit_on_one_replica(variant, weight_averaging):
     config, by_fit, by_loop = _twin_models(variant, weight_averaging=weight_averaging)
     fit_history = by_fit.fit(dataset_fn(train)(), validation_data=dataset_fn(evaluation)(),
                              epochs=3, verbose=0,
-                             callbacks=training.keep_best_epoch(config, "loss"))
+                             callbacks=callbacks.keep_best_epoch(config, "loss"))
     loop_history = distributed_loop.fit(by_loop, tf.distribute.get_strategy(), dataset_fn(train),
                                         dataset_fn(evaluation), epochs=3,
-                                        callbacks=training.keep_best_epoch(config, "loss"))
+                                        callbacks=callbacks.keep_best_epoch(config, "loss"))
     assert set(loop_history.history) == set(fit_history.history)
     for key, values in fit_history.history.items():
         np.testing.assert_allclose(loop_history.history[key], values, rtol=1e-4, err_msg=key)
@@ -72,8 +72,8 @@ def test_loop_trains_under_mixed_precision():
 def test_epoch_log_reports_how_far_a_long_epoch_got(loop, caplog):
     train, evaluation = reviews(30, seed=2), reviews(13, seed=3)  # 4 batches an epoch
     _, _, model = _twin_models("basic")
-    epoch_log = training.EpochLog(epochs=2, progress_seconds=0)  # every batch counts as long
-    with caplog.at_level("INFO", logger=training.__name__):
+    epoch_log = callbacks.EpochLog(epochs=2, progress_seconds=0)  # every batch counts as long
+    with caplog.at_level("INFO", logger=callbacks.__name__):
         if loop == "model.fit":
             model.fit(dataset_fn(train)(), validation_data=dataset_fn(evaluation)(), epochs=2,
                       verbose=0, callbacks=[epoch_log])

@@ -10,7 +10,7 @@ import tensorflow_transform as tft
 
 import synthetic_imdb
 import transformed_data
-from trainer import config, training
+from trainer import artifacts, config, training
 
 EPOCHS = 12
 
@@ -38,7 +38,7 @@ def _train(prepared, metric):
     serving = os.path.join(workdir, metric, "serving")
     history = training.train(trainer_config, transform_output, [train], [evaluation], serving,
                              os.path.join(workdir, metric, "run"))
-    with open(os.path.join(serving, training.CALIBRATION_ASSET)) as f:
+    with open(os.path.join(serving, artifacts.CALIBRATION_ASSET)) as f:
         # Measured on eval by the exported model, before the decision threshold moves.
         restored_accuracy = json.load(f)["eval_accuracy_at_0.5"]
     return history, restored_accuracy

@@ -12,8 +12,12 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from kfp_contract_server import ContractServer
 from pipeline import config as pipeline_config
+from pipeline.local_runner import local_platform
 from pipeline.pipeline import BASELINE_RESOLVER_ID, create_pipeline
 from pipeline_runs import PROJECT_ROOT, imdb_lstm
+
+# Compiles through the `imdb-lstm` console script, in subprocesses.
+pytestmark = pytest.mark.e2e
 
 IMAGE = "registry.example.com/imdb-lstm:test"
 DATA = "gs://imdb-bucket/data/aclImdb_v1.tar.gz"
@@ -65,7 +69,8 @@ def test_package_is_a_pipeline_spec_with_the_local_dag(packages, tiny_archive):
     assert proto.pipeline_info.name == "imdb-lstm"
     assert proto.default_pipeline_root == f"{OUTPUT_DIR}/pipelines/imdb-lstm"
 
-    local = create_pipeline(pipeline_config.load(overrides={"data": tiny_archive}, environ={}))
+    config = pipeline_config.load(overrides={"data": tiny_archive}, environ={})
+    local = create_pipeline(config, local_platform(config))
     local_edges = {c.id: {u.id for u in c.upstream_nodes} for c in local.components
                    if c.id != BASELINE_RESOLVER_ID}
     local_edges = {node: upstream - {BASELINE_RESOLVER_ID}

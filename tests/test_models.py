@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from trainer import models
+from trainer import models, warm_start
 from trainer.config import TrainerConfig
 
 CONFIG = TrainerConfig(sequence_length=12, embedding_dim=8, lstm_units=4, dense_units=4)
@@ -121,7 +121,7 @@ def test_every_variant_starts_from_the_pretrained_embedding(variant, tmp_path):
     encoder.save(str(tmp_path / "encoder.keras"))
     model = models.build(TrainerConfig(**{**CONFIG.to_dict(), "variant": variant}), VOCABULARY)
     before = {w.path: w.numpy() for w in model.weights}
-    models.warm_start(model, str(tmp_path / "encoder.keras"))
+    warm_start.copy_embedding(model, str(tmp_path / "encoder.keras"))
     embedding = model.get_layer(models.EMBEDDING_LAYER)
     np.testing.assert_array_equal(embedding.get_weights()[0],
                                   encoder.get_layer(models.EMBEDDING_LAYER).get_weights()[0])
@@ -138,7 +138,7 @@ def test_warm_start_refuses_an_encoder_of_other_sizes(tmp_path):
     expected = (rf"the pretrained embedding \({VOCABULARY} ids x {other.embedding_dim}\) does "
                 rf"not fit 'basic' \({VOCABULARY} ids x {CONFIG.embedding_dim}\)")
     with pytest.raises(ValueError, match=expected):
-        models.warm_start(model, str(tmp_path / "encoder.keras"))
+        warm_start.copy_embedding(model, str(tmp_path / "encoder.keras"))
     models.encoder(CONFIG, VOCABULARY - 1).save(str(tmp_path / "smaller.keras"))
     with pytest.raises(ValueError, match=f"{VOCABULARY - 1} ids x {CONFIG.embedding_dim}"):
-        models.warm_start(model, str(tmp_path / "smaller.keras"))
+        warm_start.copy_embedding(model, str(tmp_path / "smaller.keras"))

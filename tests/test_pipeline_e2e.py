@@ -15,7 +15,10 @@ import tensorflow as tf
 
 import synthetic_imdb
 from pipeline_runs import (ALL_NODES, BIN, FAST_TRAINING, NO_VALUE_GATES, PROJECT_ROOT,
-                           data_keys, imdb_lstm, latest, metadata_path, report, versions)
+                           data_keys, imdb_lstm, input_uris, latest, metadata_path, report,
+                           versions)
+
+pytestmark = pytest.mark.e2e
 
 def test_every_component_ran_and_a_model_was_pushed(runs):
     process, run, pushed_versions = runs["first"]
@@ -135,13 +138,15 @@ def test_pretrainer_hands_the_trainer_its_embedding(tmp_path):
     for node in ("UnlabelledImdbExampleGen", "Pretrainer", "Trainer"):
         assert run.component_states[node] == "COMPLETE"
     root = os.path.join(output_dir, "pipelines", "imdb-lstm")
-    [pretrained] = glob.glob(os.path.join(root, "Pretrainer", "model", "*", "Format-Serving"))
-    assert f"starting from the pretrained embedding in {pretrained}" in process.stderr
+    [model_dir] = glob.glob(os.path.join(root, "Pretrainer", "model", "*"))
+    assert input_uris(output_dir, "Trainer")["base_model"] == [model_dir]
     # The language model read the unlabelled reviews and the labelled training ones.
     [labelled_examples] = glob.glob(os.path.join(root, "ImdbExampleGen", "examples", "*"))
     [examples] = glob.glob(os.path.join(root, "UnlabelledImdbExampleGen", "examples", "*"))
-    assert f"on the reviews of {labelled_examples}, {examples}" in process.stderr
-    assert "val_perplexity=" in process.stderr
+    assert input_uris(output_dir, "Pretrainer")["examples"] == sorted([labelled_examples, examples])
+    [pretrainer_run] = glob.glob(os.path.join(root, "Pretrainer", "model_run", "*"))
+    with open(os.path.join(pretrainer_run, "history.json")) as f:
+        assert len(json.load(f)["val_perplexity"]) == 2
     # The unlabelled reviews, split for the language model's held-out perplexity, no labels.
     counts = {}
     for split in ("train", "eval"):
@@ -159,7 +164,6 @@ def test_pretrainer_hands_the_trainer_its_embedding(tmp_path):
     assert run.pushed
 
     # A later run, elsewhere, starts from that language model instead of pretraining again.
-    [model_dir] = glob.glob(os.path.join(root, "Pretrainer", "model", "*"))
     later = ["--data", labelled, "--output-dir", str(tmp_path / "later"), *FAST_TRAINING,
              *NO_VALUE_GATES]
     process = imdb_lstm(*later, "--pretrained-model", str(tmp_path))
@@ -171,7 +175,7 @@ def test_pretrainer_hands_the_trainer_its_embedding(tmp_path):
     assert process.returncode == 0, process.stderr
     run = latest(str(tmp_path / "later"))
     assert set(run.component_states) == ALL_NODES | {"PretrainedModelImporter"}
-    assert f"starting from the pretrained embedding in {pretrained}" in process.stderr
+    assert input_uris(str(tmp_path / "later"), "Trainer")["base_model"] == [model_dir]
     assert "/Trainer/" in run.output_uris["ModelRun"] and run.pushed
 
 

@@ -5,7 +5,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 import transformed_data
-from trainer import config, preprocessing
+from trainer import config, features, preprocessing
 
 
 def test_normalize_strips_html_breaks_punctuation_and_case():
@@ -36,26 +36,26 @@ def transformed(tmp_path_factory):
 def test_tokens_are_fixed_length_with_zero_reserved_for_padding(transformed):
     rows, _, c = transformed
     for row in rows:
-        tokens = np.asarray(row[config.TOKENS_KEY])
+        tokens = np.asarray(row[features.TOKENS_KEY])
         assert tokens.shape == (c.sequence_length,)
-        real = tokens[tokens != config.PADDING_ID]
+        real = tokens[tokens != features.PADDING_ID]
         assert (real >= 1).all() and (real <= c.vocab_size + c.oov_buckets).all()
         # right padding: no real token after the first padding position
-        assert (tokens[len(real):] == config.PADDING_ID).all()
-    assert [r[config.LABEL_KEY] for r in rows] == [1, 0, 1, 0]
+        assert (tokens[len(real):] == features.PADDING_ID).all()
+    assert [r[features.LABEL_KEY] for r in rows] == [1, 0, 1, 0]
 
 
 def test_vocabulary_is_the_top_k_words_and_the_rest_is_oov(transformed):
     rows, tf_transform_output, c = transformed
     vocabulary = [w.decode() for w in
-                  tf_transform_output.vocabulary_by_name(config.VOCABULARY_NAME)]
+                  tf_transform_output.vocabulary_by_name(features.VOCABULARY_NAME)]
     assert len(vocabulary) == c.vocab_size
     assert vocabulary[:2] == ["word", "film"]  # by frequency: 40 x word, 4 x film
     ids = {w: i + 1 for i, w in enumerate(vocabulary)}
     oov = c.vocab_size + 1
     # "great film": both in the top 4? great (3) is; film is.
-    np.testing.assert_array_equal(rows[2][config.TOKENS_KEY][:2], [ids["great"], ids["film"]])
+    np.testing.assert_array_equal(rows[2][features.TOKENS_KEY][:2], [ids["great"], ids["film"]])
     # the long review keeps its last 6 tokens: all "word"
-    np.testing.assert_array_equal(rows[3][config.TOKENS_KEY], [ids["word"]] * 6)
+    np.testing.assert_array_equal(rows[3][features.TOKENS_KEY], [ids["word"]] * 6)
     # "awful, boring film": awful/boring are not in the top 4 -> the OOV id
-    np.testing.assert_array_equal(rows[1][config.TOKENS_KEY][:3], [oov, oov, ids["film"]])
+    np.testing.assert_array_equal(rows[1][features.TOKENS_KEY][:3], [oov, oov, ids["film"]])

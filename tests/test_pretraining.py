@@ -10,7 +10,8 @@ import tensorflow_transform as tft
 
 import synthetic_imdb
 import transformed_data
-from trainer import config, models, pretraining, training
+from trainer import (artifacts, config, features, input_pipeline, models, pretraining, training,
+                     warm_start)
 
 SETTINGS = dict(vocab_size=60, sequence_length=48, embedding_dim=16, lstm_units=8,
                 dense_units=8, batch_size=16, learning_rate=0.01,
@@ -21,7 +22,7 @@ def _write_unlabelled(texts, path):
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
         for text in texts:
             writer.write(tf.train.Example(features=tf.train.Features(feature={
-                config.REVIEW_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(
+                features.REVIEW_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(
                     value=[text.encode()]))})).SerializeToString())
     return path
 
@@ -51,16 +52,16 @@ def test_language_model_learns_to_predict_the_next_word(pretrained):
     assert len(perplexity) == 4
     # Held-out perplexity with the full softmax. An untrained model guesses among every id
     # (perplexity: the vocabulary size); the synthetic reviews use about half of them.
-    vocabulary = training.vocabulary_size(config.TrainerConfig(**SETTINGS), transform_output)
+    vocabulary = input_pipeline.vocabulary_size(config.TrainerConfig(**SETTINGS), transform_output)
     assert perplexity[-1] < perplexity[0] and perplexity[-1] < 0.6 * vocabulary
     assert np.isfinite(history["loss"]).all()
-    with open(os.path.join(run_dir, training.HISTORY_FILE)) as f:
+    with open(os.path.join(run_dir, artifacts.HISTORY_FILE)) as f:
         assert json.load(f) == history
 
 
 def test_pretrained_encoder_is_the_embedding_and_lstm(pretrained):
     _, output_dir, _, transform_output, _, _ = pretrained
-    encoder = keras.models.load_model(os.path.join(output_dir, config.PRETRAINED_ENCODER_FILE))
+    encoder = keras.models.load_model(os.path.join(output_dir, artifacts.PRETRAINED_ENCODER_FILE))
     assert encoder.layers[1].name == models.EMBEDDING_LAYER
     states = encoder.predict(np.array([[3, 4, 5, 0, 0]]), verbose=0)
     assert states.shape == (1, 5, SETTINGS["lstm_units"])
@@ -68,8 +69,8 @@ def test_pretrained_encoder_is_the_embedding_and_lstm(pretrained):
 
 def test_pretraining_saves_the_vocabulary_its_token_ids_stand_for(pretrained):
     _, output_dir, _, transform_output, _, _ = pretrained
-    with open(os.path.join(output_dir, config.PRETRAINED_VOCABULARY_FILE)) as saved, \
-            open(transform_output.vocabulary_file_by_name(config.VOCABULARY_NAME)) as own:
+    with open(os.path.join(output_dir, artifacts.PRETRAINED_VOCABULARY_FILE)) as saved, \
+            open(transform_output.vocabulary_file_by_name(features.VOCABULARY_NAME)) as own:
         words = saved.read()
         assert words == own.read() and "great" in words.split()
 
@@ -84,21 +85,22 @@ def test_an_embedding_pretrained_on_another_vocabulary_is_matched_by_word(pretra
     _, transform_dir = transformed_data.analyze_and_transform(reviews, other, str(tmp_path))
     transform_output = tft.TFTransformOutput(transform_dir)
 
-    rows = training.pretrained_rows(output_dir, other, transform_output)
+    rows = warm_start.pretrained_rows(output_dir, other, transform_output)
     keras.utils.set_random_seed(0)
-    fresh = models.build(other, training.vocabulary_size(other, transform_output))
+    fresh = models.build(other, input_pipeline.vocabulary_size(other, transform_output))
     keras.utils.set_random_seed(0)
-    model = models.build(other, training.vocabulary_size(other, transform_output))
-    models.warm_start(model, os.path.join(output_dir, config.PRETRAINED_ENCODER_FILE), rows)
+    model = models.build(other, input_pipeline.vocabulary_size(other, transform_output))
+    warm_start.copy_embedding(model, os.path.join(output_dir, artifacts.PRETRAINED_ENCODER_FILE),
+                              rows)
 
     def words(path):
         with open(path) as f:
             return f.read().splitlines()
     pretrained_ids = {word: i for i, word in enumerate(
-        words(os.path.join(output_dir, config.PRETRAINED_VOCABULARY_FILE)), start=1)}
-    own = words(transform_output.vocabulary_file_by_name(config.VOCABULARY_NAME))
+        words(os.path.join(output_dir, artifacts.PRETRAINED_VOCABULARY_FILE)), start=1)}
+    own = words(transform_output.vocabulary_file_by_name(features.VOCABULARY_NAME))
     assert [pretrained_ids.get(word) for word in own] != list(range(1, len(own) + 1))
-    encoder = keras.models.load_model(os.path.join(output_dir, config.PRETRAINED_ENCODER_FILE))
+    encoder = keras.models.load_model(os.path.join(output_dir, artifacts.PRETRAINED_ENCODER_FILE))
     pretrained_embedding = encoder.get_layer(models.EMBEDDING_LAYER).get_weights()[0]
     [embedding] = model.get_layer(models.EMBEDDING_LAYER).get_weights()
     [fresh_embedding] = fresh.get_layer(models.EMBEDDING_LAYER).get_weights()
@@ -116,9 +118,9 @@ def test_trainer_starts_from_the_pretrained_encoder(pretrained, caplog):
     _, output_dir, _, transform_output, rows, workdir = pretrained
     examples = transformed_data.write_examples(rows, os.path.join(workdir, "labelled.gz"))
     trainer_config = config.TrainerConfig(**SETTINGS, epochs=1)
-    encoder = keras.models.load_model(os.path.join(output_dir, config.PRETRAINED_ENCODER_FILE))
+    encoder = keras.models.load_model(os.path.join(output_dir, artifacts.PRETRAINED_ENCODER_FILE))
     serving_dir = os.path.join(workdir, "serving")
-    with caplog.at_level("INFO", logger="trainer.training"):
+    with caplog.at_level("INFO", logger="trainer.warm_start"):
         training.train(trainer_config, transform_output, [examples], [examples], serving_dir,
                        os.path.join(workdir, "classifier_run"), pretrained_dir=output_dir)
     assert (f"starting from the pretrained embedding in {output_dir} (every word of this "

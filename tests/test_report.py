@@ -12,6 +12,8 @@ from selenium.webdriver.chrome.service import Service
 from pipeline import outcome
 from pipeline_runs import data_keys, metadata_path, report
 
+pytestmark = pytest.mark.e2e
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 import synthetic_imdb
 import transformed_data
-from trainer import config, strategy, training
+from trainer import callbacks, config, strategy
 
 WORKER = os.path.join(os.path.dirname(__file__), "strategy_worker.py")
 
@@ -48,6 +48,7 @@ def _worker(prepared, name, *extra):
     return command, serving, run
 
 
+@pytest.mark.e2e  # a training job in subprocesses
 @EITHER_WEIGHTS
 def test_mirrored_over_two_logical_cpus_trains_and_saves(prepared, weights):
     command, serving, run = _worker(prepared, f"mirrored_{weights}", "--strategy", "mirrored",
@@ -63,7 +64,7 @@ def test_mirrored_over_two_logical_cpus_trains_and_saves(prepared, weights):
     assert len(history["loss"]) == len(history["val_loss"]) == 2
     stored = json.load(open(os.path.join(serving, "assets.extra", "trainer_config.json")))
     assert stored["strategy"] == "mirrored" and stored["batch_size"] == 8
-    # The restored model scores all of eval, not one replica's share, to choose its threshold.
+    # The restored model scores all of eval, not one replica's share, to fit its threshold.
     calibrated = json.load(open(os.path.join(serving, "assets.extra", "calibration.json")))
     assert calibrated["eval_reviews"] == 7 and calibrated["decision_threshold"] == 0.5
     assert "decision threshold kept at 0.5: 7 eval reviews" in process.stderr
@@ -73,6 +74,7 @@ def test_mirrored_over_two_logical_cpus_trains_and_saves(prepared, weights):
 CRASHED = 75  # strategy_worker's exit status when told to crash
 
 
+@pytest.mark.e2e  # a training job in subprocesses
 def test_an_interrupted_trainer_resumes_from_its_backup_with_the_whole_history(prepared):
     # TFX's layout: every Trainer execution gets a new run dir under <root>/Trainer/model_run.
     trainer_root = os.path.join(prepared, "resume", "Trainer")
@@ -104,13 +106,13 @@ def test_an_interrupted_trainer_resumes_from_its_backup_with_the_whole_history(p
 
 def test_backups_are_keyed_by_settings_and_inputs():
     run_dir = "/root/Trainer/model_run/7"
-    base = training.backup_dir(run_dir, config.TrainerConfig(), ["train-1", "eval-1"])
+    base = callbacks.backup_dir(run_dir, config.TrainerConfig(), ["train-1", "eval-1"])
     assert base.startswith("/root/Trainer/backups/")
-    assert training.backup_dir("/root/Trainer/model_run/8", config.TrainerConfig(),
-                               ["eval-1", "train-1"]) == base
+    assert callbacks.backup_dir("/root/Trainer/model_run/8", config.TrainerConfig(),
+                                ["eval-1", "train-1"]) == base
     longer = config.TrainerConfig(epochs=6)
-    assert training.backup_dir(run_dir, longer, ["train-1", "eval-1"]) != base
-    assert training.backup_dir(run_dir, config.TrainerConfig(), ["train-2", "eval-1"]) != base
+    assert callbacks.backup_dir(run_dir, longer, ["train-1", "eval-1"]) != base
+    assert callbacks.backup_dir(run_dir, config.TrainerConfig(), ["train-2", "eval-1"]) != base
 
 
 def test_tpu_without_a_tpu_fails_fast_and_says_why(monkeypatch):
@@ -133,6 +135,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.e2e  # a training job in subprocesses
 @EITHER_WEIGHTS
 def test_multi_worker_trains_two_workers_in_sync_and_only_the_chief_writes(prepared, weights):
     cluster = {"worker": [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]}

@@ -7,7 +7,7 @@ import tensorflow_transform as tft
 
 import synthetic_imdb
 import transformed_data
-from trainer import config, training
+from trainer import config, features, input_pipeline
 
 SEQUENCE_LENGTH = 64
 
@@ -27,21 +27,21 @@ def batches(examples, buckets):
     _, path, transform_output = examples
     trainer_config = config.TrainerConfig(vocab_size=50, sequence_length=SEQUENCE_LENGTH,
                                           batch_length_buckets=buckets)
-    dataset = training.dataset([path], training.transformed_examples(transform_output),
-                               trainer_config, batch_size=8, shuffle=False)
+    dataset = input_pipeline.dataset([path], input_pipeline.transformed_examples(transform_output),
+                                     trainer_config, batch_size=8, shuffle=False)
     return [(tokens.numpy(), labels.numpy()) for tokens, labels in dataset]
 
 
 def test_buckets_cut_padding_only(examples):
     rows = examples[0]
     bucketed = batches(examples, buckets=4)
-    bounds = training.length_bounds(SEQUENCE_LENGTH, 4)
+    bounds = input_pipeline.length_bounds(SEQUENCE_LENGTH, 4)
     assert bounds == [16, 32, 48, 64]
     lengths = {tokens.shape[1] for tokens, _ in bucketed}
     assert lengths <= set(bounds) and len(lengths) > 1  # the synthetic reviews vary in length
     # Every review comes through once, with all its tokens: only padding was cut.
     seen = sorted(tuple(np.trim_zeros(t, "b")) for tokens, _ in bucketed for t in tokens)
-    expected = sorted(tuple(np.trim_zeros(np.asarray(r[config.TOKENS_KEY]), "b")) for r in rows)
+    expected = sorted(tuple(np.trim_zeros(np.asarray(r[features.TOKENS_KEY]), "b")) for r in rows)
     assert seen == expected
     for tokens, _ in bucketed:
         longest = max(np.count_nonzero(t) for t in tokens)
@@ -57,12 +57,12 @@ def test_training_batches_mix_labels_of_a_label_sorted_split(examples, tmp_path)
     mix them from the first batch on."""
     rows, _, transform_output = examples
     official_train_reviews = 25_000
-    sorted_rows = [{**rows[i % len(rows)], config.LABEL_KEY: int(i < official_train_reviews // 2)}
+    sorted_rows = [{**rows[i % len(rows)], features.LABEL_KEY: int(i < official_train_reviews // 2)}
                    for i in range(official_train_reviews)]
     path = transformed_data.write_examples(sorted_rows, str(tmp_path / "sorted.gz"))
     trainer_config = config.TrainerConfig(vocab_size=50, sequence_length=SEQUENCE_LENGTH)
-    dataset = training.dataset([path], training.transformed_examples(transform_output),
-                               trainer_config, batch_size=256, shuffle=True)
+    dataset = input_pipeline.dataset([path], input_pipeline.transformed_examples(transform_output),
+                                     trainer_config, batch_size=256, shuffle=True)
     _, labels = next(iter(dataset))
     assert 0.3 < np.mean(labels.numpy()) < 0.7
 
@@ -72,6 +72,6 @@ def test_input_pipeline_runs_without_the_autotuning_thread(examples):
     deletes one at every epoch's end and every evaluation."""
     _, path, transform_output = examples
     trainer_config = config.TrainerConfig(vocab_size=50, sequence_length=SEQUENCE_LENGTH)
-    dataset = training.dataset([path], training.transformed_examples(transform_output),
-                               trainer_config, batch_size=8, shuffle=True)
+    dataset = input_pipeline.dataset([path], input_pipeline.transformed_examples(transform_output),
+                                     trainer_config, batch_size=8, shuffle=True)
     assert dataset.options().autotune.enabled is False

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from token_reviews import VOCABULARY, dataset_fn, reviews
-from trainer import models, training
+from trainer import callbacks, models, training
 from trainer.config import TrainerConfig
 
 EPOCHS = 4
@@ -48,13 +48,13 @@ class Interrupted(Exception):
 
 def test_a_resumed_run_trains_on_from_the_weights_as_trained(tmp_path, monkeypatch):
     _, uninterrupted = _fit(tmp_path / "uninterrupted", 0.9)
-    backup_epoch_end = training.EpochBackup.on_epoch_end
+    backup_epoch_end = callbacks.EpochBackup.on_epoch_end
 
     def interrupt_after_second_backup(self, epoch, logs=None):
         backup_epoch_end(self, epoch, logs)
         if epoch == 1:
             raise Interrupted()
-    monkeypatch.setattr(training.EpochBackup, "on_epoch_end", interrupt_after_second_backup)
+    monkeypatch.setattr(callbacks.EpochBackup, "on_epoch_end", interrupt_after_second_backup)
     with pytest.raises(Interrupted):
         _fit(tmp_path / "interrupted", 0.9)
     monkeypatch.undo()

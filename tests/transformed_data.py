@@ -6,12 +6,12 @@ import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from trainer import config, preprocessing
+from trainer import config, features, preprocessing
 
 RAW_METADATA = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
-    config.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string),
-    config.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
-    config.RATING_KEY: tf.io.FixedLenFeature([], tf.int64),
+    features.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string),
+    features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64),
+    features.RATING_KEY: tf.io.FixedLenFeature([], tf.int64),
 }))
 
 
@@ -31,9 +31,9 @@ def write_examples(rows: List[Dict], path: str) -> str:
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
         for row in rows:
             writer.write(tf.train.Example(features=tf.train.Features(feature={
-                config.TOKENS_KEY: tf.train.Feature(int64_list=tf.train.Int64List(
-                    value=list(row[config.TOKENS_KEY]))),
-                config.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(
-                    value=[int(row[config.LABEL_KEY])])),
+                features.TOKENS_KEY: tf.train.Feature(int64_list=tf.train.Int64List(
+                    value=list(row[features.TOKENS_KEY]))),
+                features.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(
+                    value=[int(row[features.LABEL_KEY])])),
             })).SerializeToString())
     return path

@@ -1,21 +1,25 @@
-"""The decision threshold, fitted on `eval`, and the shift of the served score that puts it at 0.5.
+"""The decision threshold, fitted on `eval`, and the served score that puts it at 0.5.
 
-A model's scores on reviews of films it has not seen can lean to one class: while the Trainer
-trained in label-grouped order the five variants' best cuts on eval were 0.313-0.502
-(docs/BENCHMARKS.md). Eval's films are not in train, so a correction fitted on eval carries over to
-new films. The correction is the one constant added to the model's logit that best fits eval's
-labels (log loss: Platt scaling with the slope held at 1); the served score is the model's score
-so shifted (its odds times a constant), so its 0.5 is the decision threshold for everything
-downstream (TFMA's accuracy and gates, the confusion matrix, users), every ranking is kept and AUC
-does not change.
+A model's scores on reviews of films it has not seen can lean to one class. Eval's films are not
+in train, so a correction fitted on eval carries over to new films. The correction is the one
+constant added to the model's logit that best fits eval's labels (log loss: Platt scaling with the
+slope held at 1); the served score is the model's score so shifted (its odds times a constant), so
+its 0.5 is the decision threshold for everything downstream (TFMA's accuracy and gates, the
+confusion matrix, users), every ranking is kept and AUC does not change.
 
-Fitted rather than searched: the cut that classifies the most eval reviews right, which the
-Trainer served before, is an argmax over 2,178 reviews and mostly noise on well-calibrated models;
-over fourteen models it served 0.0009 less test accuracy than the log-loss shift on average, and
-up to 0.0046 less (docs/BENCHMARKS.md, "The decision threshold fitted by log loss").
+Fitted by log loss, which every review's score informs, rather than searched for the cut that
+classifies the most eval reviews right: on a few thousand reviews that argmax is mostly noise
+(docs/experiments/2026-12-06-decision-threshold.md).
 """
+import logging
+from typing import Any, Dict, Tuple
+
 import numpy as np
 import tensorflow as tf
+
+from trainer import config
+
+_log = logging.getLogger(__name__)
 
 NEUTRAL = 0.5
 # The least eval reviews to fit the threshold on: on fewer it is mostly noise (the standard error
@@ -53,8 +57,40 @@ def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
     return float(np.mean((np.ravel(scores) > threshold) == np.ravel(labels).astype(bool)))
 
 
-def centre(probabilities: tf.Tensor, threshold: float) -> tf.Tensor:
+def served_score(probabilities: tf.Tensor, threshold: float) -> tf.Tensor:
     """Scores that cross 0.5 where `probabilities` cross `threshold`: the odds times
     (1 - threshold) / threshold, so 0 and 1 stay put and the order is kept."""
     positive = probabilities * (1.0 - threshold)
     return positive / (positive + (1.0 - probabilities) * threshold)
+
+
+def scores_and_labels(model, batches: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray]:
+    """`model`'s output for every review of `batches` of (tokens, labels), and their labels."""
+    predict = tf.function(lambda tokens: model(tokens, training=False), reduce_retracing=True)
+    scores, labels = [], []
+    for tokens, batch_labels in batches:
+        scores.append(np.ravel(predict(tokens)))
+        labels.append(np.ravel(batch_labels))
+    return np.concatenate(scores), np.concatenate(labels)
+
+
+def fit_threshold(model, eval_batches: tf.data.Dataset,
+                  trainer_config: config.TrainerConfig) -> Dict[str, Any]:
+    """The decision threshold fitted on `eval_batches` (0.5 when calibration is off or eval is
+    too small to fit on), whether it was fitted, and eval accuracy at 0.5 and at it."""
+    scores, labels = scores_and_labels(model, eval_batches)
+    threshold, fitted = NEUTRAL, False
+    if not trainer_config.calibrate_threshold:
+        _log.info("decision threshold kept at 0.5: calibrate_threshold is off")
+    elif len(scores) < MIN_REVIEWS:
+        _log.warning("decision threshold kept at 0.5: %d eval reviews, calibrating needs %d or "
+                     "more", len(scores), MIN_REVIEWS)
+    else:
+        threshold, fitted = decision_threshold(scores, labels), True
+    result = {"decision_threshold": threshold, "fitted": fitted, "eval_reviews": len(scores),
+              "eval_accuracy_at_0.5": accuracy(scores, labels, NEUTRAL),
+              "eval_accuracy": accuracy(scores, labels, threshold)}
+    _log.info("decision threshold %.3f (the served score is 0.5 there): eval accuracy %.4f at 0.5, "
+              "%.4f at the threshold, on %d reviews", threshold, result["eval_accuracy_at_0.5"],
+              result["eval_accuracy"], len(scores))
+    return result

@@ -1,54 +1,16 @@
-"""Feature keys and the trainer's hyperparameters: the one place their names and defaults live.
+"""The trainer's hyperparameters: the one place their names, defaults and allowed values live.
 
 The pipeline hands `TrainerConfig.to_dict()` to Transform and Trainer through `custom_config`, so
-the model code below never imports anything from the orchestration layer.
+the model code never imports the orchestration layer. Feature keys are in trainer/features.py.
+Imports nothing heavy: the CLI and the pipeline's config load it without TensorFlow.
 """
 import dataclasses
 from typing import Any, Dict, Mapping, Optional
 
-# Raw features, as ingest writes them into tf.Examples.
-REVIEW_KEY = "review"
-LABEL_KEY = "label"
-RATING_KEY = "rating"
-# Describe each review for data statistics and evaluation slices; the model never reads them.
-WORD_COUNT_KEY = "review_words"
-LENGTH_BUCKET_KEY = "review_length_bucket"
-# Lower word-count bounds of the length buckets: short, typical, long (truncated at the default
-# sequence_length of 200), very long.
-LENGTH_BUCKET_BOUNDS = (0, 100, 200, 400)
-# The Evaluator's slices of the test split, besides the whole of it.
-EVAL_SLICE_KEYS = (RATING_KEY, LENGTH_BUCKET_KEY, LABEL_KEY)
-
-# Transformed features, as the preprocessing_fn emits them.
-TOKENS_KEY = "review_tokens"
-
-# Output name of both serving signatures and of the model's prediction.
-PREDICTION_KEY = "probabilities"
-
-VOCABULARY_NAME = "review_vocabulary"
-# The pretraining's output, in the Pretrainer's model directory: the Trainer starts from the
-# encoder's embedding, matching its rows to its own token ids by the words of the vocabulary beside
-# it (an imported language model may come from another Transform: another span, another size).
-PRETRAINED_ENCODER_FILE = "encoder.keras"
-PRETRAINED_VOCABULARY_FILE = "vocabulary.txt"
-PADDING_ID = 0  # Reserved: word ids start at 1, so padding is never taken for a word.
-
-
-
-def length_bucket(word_count: int) -> str:
-    """'0-99', '100-199', '200-399' or '400+' words."""
-    lower = max(b for b in LENGTH_BUCKET_BOUNDS if b <= word_count)
-    index = LENGTH_BUCKET_BOUNDS.index(lower)
-    if index + 1 == len(LENGTH_BUCKET_BOUNDS):
-        return f"{lower}+"
-    return f"{lower}-{LENGTH_BUCKET_BOUNDS[index + 1] - 1}"
-
-
-def length_buckets():
-    """Every bucket name, shortest first."""
-    return [length_bucket(bound) for bound in LENGTH_BUCKET_BOUNDS]
-
-
+# The builders of trainer/models.py, by name (a test checks that the two agree).
+VARIANTS = ("attention", "basic", "bidirectional", "regularized", "stacked")
+# tf.distribute strategies trainer/strategy.py builds; `auto` picks by the hardware it finds.
+STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # What early stopping can watch on eval, and in which direction it improves.
 EARLY_STOPPING_MODES = {"accuracy": "max", "loss": "min"}
@@ -68,7 +30,7 @@ PRETRAINING_SETTINGS = TRANSFORM_SETTINGS + (
 
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
-    """Everything Transform and Trainer need to know; defaults are the seed's."""
+    """Everything Transform and Trainer need to know."""
 
     variant: str = "basic"
     # tf.distribute strategy: auto | default | one_device | mirrored | multi_worker | tpu
@@ -88,9 +50,9 @@ class TrainerConfig:
     # LSTMs on long reviews occasionally see exploding gradients; clipping is cheap insurance.
     clipnorm: Optional[float] = 1.0
     # Momentum of a moving average of the weights over training steps, which eval then scores and
-    # early stopping keeps instead of the weights as trained; null: off. On IMDB the weights as
-    # trained swing between epochs in some draws (a whole epoch's output shifted past 0.5), and the
-    # average steadies them (docs/BENCHMARKS.md, "Weight averaging in the Trainer").
+    # early stopping keeps instead of the weights as trained; null: off. The weights as trained
+    # can swing between epochs (a whole epoch's output shifted past 0.5); the average steadies
+    # them (docs/experiments/2026-12-03-weight-averaging.md).
     weight_averaging: Optional[float] = None
     batch_size: int = 64
     # Batches of reviews of similar length, cut to the longest one's bucket (1: off, every batch
@@ -100,9 +62,8 @@ class TrainerConfig:
     # Epochs of language-model pretraining on unlabelled reviews, whose embedding the classifier
     # then starts from (trainer/pretraining.py, models.warm_start); 0: train from scratch.
     pretrain_epochs: int = 0
-    # The language model's own: at the classifier's 0.0005 of bench/tuned_long.yaml one epoch left
-    # it at held-out perplexity 1,940, against 659 at 0.001 (docs/BENCHMARKS.md, "Pretraining with
-    # weight averaging at 400 tokens").
+    # The language model's own: it learns far slower at the smaller rates that suit the classifier
+    # (docs/experiments/2026-12-04-pretraining-epochs.md).
     pretrain_learning_rate: float = 1e-3
     # Keras dtype policy: mixed_float16 for GPUs with tensor cores, mixed_bfloat16 for TPUs (and
     # recent CPUs); the output layer stays float32 either way.
@@ -116,18 +77,17 @@ class TrainerConfig:
     calibrate_threshold: bool = True
     # Serialized examples shuffled per epoch. ExampleGen writes the official training reviews in
     # the archive's order, grouped by label; a buffer smaller than the split trains on long runs
-    # of one label (attention and stacked then ended their first epoch calling every eval review
-    # negative). 50,000 holds IMDB's training split whole (about 25 MB at 400 tokens).
+    # of one label (docs/experiments/2026-12-02-training-order.md). 50,000 holds IMDB's training
+    # split whole (about 25 MB at 400 tokens).
     shuffle_buffer: int = 50_000
     seed: int = 42
 
     def __post_init__(self):
-        from trainer import models, strategy  # here: both import this module
-        if self.variant not in models.variants():
-            raise ValueError(f"trainer.variant must be one of {models.variants()}, "
+        if self.variant not in VARIANTS:
+            raise ValueError(f"trainer.variant must be one of {list(VARIANTS)}, "
                              f"got {self.variant!r}")
-        if self.strategy not in strategy.STRATEGIES:
-            raise ValueError(f"trainer.strategy must be one of {list(strategy.STRATEGIES)}, "
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"trainer.strategy must be one of {list(STRATEGIES)}, "
                              f"got {self.strategy!r}")
         if self.early_stopping_metric not in EARLY_STOPPING_MODES:
             raise ValueError(f"trainer.early_stopping_metric must be one of "

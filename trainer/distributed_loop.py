@@ -44,22 +44,9 @@ def _batch_sums(model: keras.Model, tokens, labels, training: bool):
     return per_example_loss, regularization, tf.stack([loss_sum, correct, count])
 
 
-def fit(model: keras.Model, strategy: tf.distribute.Strategy, train_dataset_fn: DatasetFn,
-        eval_dataset_fn: DatasetFn, epochs: int,
-        callbacks: List[keras.callbacks.Callback]) -> keras.callbacks.History:
-    """Model.fit(train, validation_data=eval, epochs, callbacks) for several replicas.
-
-    The dataset functions get each input pipeline's InputContext: they shard the data and batch
-    per replica. Replicas whose data runs out first get empty batches until all are done
-    (tf.distribute's partial-batch handling).
-    """
-    with strategy.scope():
-        # Now, not lazily inside the first step: tf.function cannot always lift variable creation
-        # out of a replicated step ("You must feed a value for placeholder tensor 'cond/...'").
-        model.optimizer.build(model.trainable_variables)
-    train_data = strategy.distribute_datasets_from_function(train_dataset_fn)
-    eval_data = strategy.distribute_datasets_from_function(eval_dataset_fn)
-
+def _replicated_steps(model: keras.Model, strategy: tf.distribute.Strategy):
+    """A training step and an evaluation step over one distributed batch, each returning the
+    sums over every replica: (loss x examples, correct predictions, examples)."""
     def train_replica(tokens, labels):
         with tf.GradientTape() as tape:
             per_example_loss, regularization, sums = _batch_sums(model, tokens, labels, True)
@@ -88,19 +75,40 @@ def fit(model: keras.Model, strategy: tf.distribute.Strategy, train_dataset_fn: 
     def eval_step(batch):
         return strategy.reduce(tf.distribute.ReduceOp.SUM,
                                strategy.run(eval_replica, args=batch), axis=None)
+    return train_step, eval_step
 
-    def means(totals):
-        loss_sum, correct, examples = tf.unstack(totals)
-        return {"loss": loss_sum / examples, "accuracy": correct / examples}
 
-    def epoch_logs(step, data, on_batch_end=None):
-        totals = tf.zeros([3])
-        for index, batch in enumerate(data):
-            totals += step(batch)
-            if on_batch_end:
-                on_batch_end(index, means(totals))
-        return {name: float(value) for name, value in means(totals).items()}
+def _means(totals) -> dict:
+    loss_sum, correct, examples = tf.unstack(totals)
+    return {"loss": loss_sum / examples, "accuracy": correct / examples}
 
+
+def _epoch_logs(step, data, on_batch_end=None) -> dict:
+    """Runs `step` over every batch of `data`: the epoch's mean loss and accuracy."""
+    totals = tf.zeros([3])
+    for index, batch in enumerate(data):
+        totals += step(batch)
+        if on_batch_end:
+            on_batch_end(index, _means(totals))
+    return {name: float(value) for name, value in _means(totals).items()}
+
+
+def fit(model: keras.Model, strategy: tf.distribute.Strategy, train_dataset_fn: DatasetFn,
+        eval_dataset_fn: DatasetFn, epochs: int,
+        callbacks: List[keras.callbacks.Callback]) -> keras.callbacks.History:
+    """Model.fit(train, validation_data=eval, epochs, callbacks) for several replicas.
+
+    The dataset functions get each input pipeline's InputContext: they shard the data and batch
+    per replica. Replicas whose data runs out first get empty batches until all are done
+    (tf.distribute's partial-batch handling).
+    """
+    with strategy.scope():
+        # Now, not lazily inside the first step: tf.function cannot always lift variable creation
+        # out of a replicated step ("You must feed a value for placeholder tensor 'cond/...'").
+        model.optimizer.build(model.trainable_variables)
+    train_data = strategy.distribute_datasets_from_function(train_dataset_fn)
+    eval_data = strategy.distribute_datasets_from_function(eval_dataset_fn)
+    train_step, eval_step = _replicated_steps(model, strategy)
     history = keras.callbacks.History()
     callback_list = keras.callbacks.CallbackList(callbacks + [history], model=model,
                                                  epochs=epochs, verbose=0)
@@ -109,10 +117,10 @@ def fit(model: keras.Model, strategy: tf.distribute.Strategy, train_dataset_fn: 
     # A BackupAndRestore callback sets _initial_epoch in on_train_begin when it resumes.
     for epoch in range(model._initial_epoch or 0, epochs):
         callback_list.on_epoch_begin(epoch)
-        logs = epoch_logs(train_step, train_data, on_batch_end=callback_list.on_train_batch_end)
+        logs = _epoch_logs(train_step, train_data, on_batch_end=callback_list.on_train_batch_end)
         # As fit's evaluation: SwapEMAWeights swaps averaged weights in for it.
         callback_list.on_test_begin()
-        evaluation = epoch_logs(eval_step, eval_data)
+        evaluation = _epoch_logs(eval_step, eval_data)
         callback_list.on_test_end(evaluation)
         logs.update({f"val_{name}": value for name, value in evaluation.items()})
         callback_list.on_epoch_end(epoch, logs)

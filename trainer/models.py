@@ -1,29 +1,27 @@
-"""LSTM variants: one small builder each, registered by name.
+"""LSTM variants: one small builder each, registered by name (config.VARIANTS lists the names).
 
 Keras 3 (`import keras`) on purpose, never `tf.keras`: what `tf.keras` means in TF 2.16 depends on
 TF_USE_LEGACY_KERAS, which tf.Transform and the `tfx` CLI set as a side effect of being imported,
-so the same code would build a Keras 2 or Keras 3 model depending on the launcher. Keras 3 is also
-the faster of the two here (Trainer 22 s vs 53 s on the 2,000-review prototype) and, exported with
-`tf.saved_model.save`, lets TFMA evaluate the SavedModel's signature directly instead of reloading
-it as Keras and recomputing compiled metrics (Evaluator 15 s / 1.9 GB vs 85 s / 4.3 GB).
+so the same code would build a Keras 2 or Keras 3 model depending on the launcher. Exported with
+`tf.saved_model.save`, a Keras 3 model also lets TFMA evaluate the SavedModel's signature directly
+instead of reloading it as Keras and recomputing compiled metrics (several times faster).
 
 Every LSTM keeps the defaults under which TensorFlow uses the fused cuDNN kernel on a GPU
 (tanh/sigmoid activations, no recurrent dropout, unroll=False, use_bias=True).
 
 Padding without a Keras mask: reviews are right-padded, so padding comes after every real token
 and changes no LSTM output up to a review's last real token. Each LSTM runs unmasked and the
-variants read its output there (`LastRealState`), which is exactly what a masked LSTM returns.
-A masked LSTM adds selects to every step: on a CPU, `basic`'s fastest epoch took 1.11x the
-unmasked plain-Keras reference's with a mask, 1.00x without (docs/BENCHMARKS.md, "Seconds per
-epoch, interleaved").
+variants read its output there (`LastRealState`), which is exactly what a masked LSTM returns,
+without the selects a mask adds to every step on a CPU
+(docs/experiments/2026-11-24-seconds-per-epoch.md).
 """
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from trainer.config import PADDING_ID, TrainerConfig
+from trainer.config import VARIANTS, TrainerConfig
+from trainer.features import PADDING_ID
 
 ModelBuilder = Callable[[TrainerConfig, int], keras.Model]
 # Pretraining hands the classifier its embedding by this layer name.
@@ -33,6 +31,9 @@ _REGISTRY: Dict[str, ModelBuilder] = {}
 
 
 def register(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
+    if name not in VARIANTS:
+        raise ValueError(f"variant {name!r} is not in trainer.config.VARIANTS; add it there")
+
     def decorate(builder: ModelBuilder) -> ModelBuilder:
         _REGISTRY[name] = builder
         return builder
@@ -127,33 +128,6 @@ def encoder(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
                        name="encoder")
 
 
-def warm_start(model: keras.Model, encoder_path: str,
-               rows: Optional[np.ndarray] = None) -> None:
-    """Starts `model`'s embedding from a saved `encoder`'s.
-
-    `rows`: for each of the model's token ids, the encoder's row for the same word, or -1 where
-    the encoder has none (that id keeps its fresh start); None: the same ids.
-
-    The embedding only: the pretrained LSTM, trained to predict the next word, carries little to
-    its last state, and `basic`, which reads only that state, then predicted one class for three
-    epochs on IMDB (docs/BENCHMARKS.md, "Transfer ablation"); `attention`, which reads every
-    state, gained nothing from it, and 0.020 less test accuracy from a sixteen-epoch one.
-    """
-    pretrained = keras.models.load_model(encoder_path).get_layer(EMBEDDING_LAYER).get_weights()[0]
-    embedding = model.get_layer(EMBEDDING_LAYER)
-    [weights] = embedding.get_weights()
-    rows = np.arange(len(weights)) if rows is None else rows
-    if (pretrained.shape[1] != weights.shape[1] or len(rows) != len(weights)
-            or rows.max() >= len(pretrained)):
-        raise ValueError(f"{encoder_path}: the pretrained embedding ({pretrained.shape[0]} ids x "
-                         f"{pretrained.shape[1]}) does not fit {model.name!r} ({weights.shape[0]} "
-                         f"ids x {weights.shape[1]}): pretrain with the same embedding_dim, "
-                         f"oov_buckets and, without a vocabulary to match words by, vocab_size")
-    found = rows >= 0
-    weights[found] = pretrained[rows[found]]
-    embedding.set_weights([weights])
-
-
 def _probability_of_positive(tokens, features, name: str) -> keras.Model:
     # float32 whatever the precision: a stable sigmoid and loss, and what serving returns.
     head = keras.layers.Dense(1, activation="sigmoid", dtype="float32")
@@ -162,7 +136,8 @@ def _probability_of_positive(tokens, features, name: str) -> keras.Model:
 
 @register("basic")
 def basic(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
-    """The seed's model: Embedding -> LSTM -> Dropout -> Dense relu -> Dropout -> sigmoid."""
+    """Embedding -> LSTM -> Dropout -> Dense relu -> Dropout -> sigmoid: the model this project
+    started from, masked by reading the LSTM at the last real token."""
     tokens, x = _embedded_tokens(c, vocabulary_size)
     x = _last_state(keras.layers.LSTM(c.lstm_units, return_sequences=True), x, tokens)
     x = keras.layers.Dropout(c.dropout)(x)

@@ -2,7 +2,7 @@
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import config
+from trainer import config, features
 
 _HTML_LINE_BREAK = r"<br\s*/?>"
 _APOSTROPHES = r"['\x{2019}]"
@@ -23,21 +23,21 @@ def pad_or_truncate(ids: tf.RaggedTensor, length: int) -> tf.Tensor:
     Right padding changes no LSTM output up to a review's last real token, so the models read
     their LSTMs there and need no mask (trainer/models.py).
     """
-    return ids[:, -length:].to_tensor(default_value=config.PADDING_ID, shape=[None, length])
+    return ids[:, -length:].to_tensor(default_value=features.PADDING_ID, shape=[None, length])
 
 
 def preprocessing_fn(inputs, custom_config):
     """TFX Transform entry point; the vocabulary is analyzed on the `train` split only."""
     trainer_config = config.TrainerConfig.from_custom_config(custom_config)
-    tokens = tf.strings.split(normalize(inputs[config.REVIEW_KEY]))
+    tokens = tf.strings.split(normalize(inputs[features.REVIEW_KEY]))
     ids = tft.compute_and_apply_vocabulary(
         tokens,
         top_k=trainer_config.vocab_size,
         num_oov_buckets=trainer_config.oov_buckets,
-        vocab_filename=config.VOCABULARY_NAME,
+        vocab_filename=features.VOCABULARY_NAME,
     )
     shifted = tf.ragged.map_flat_values(tf.add, ids, tf.constant(1, tf.int64))
     return {
-        config.TOKENS_KEY: pad_or_truncate(shifted, trainer_config.sequence_length),
-        config.LABEL_KEY: inputs[config.LABEL_KEY],
+        features.TOKENS_KEY: pad_or_truncate(shifted, trainer_config.sequence_length),
+        features.LABEL_KEY: inputs[features.LABEL_KEY],
     }

@@ -2,12 +2,11 @@
 Sequence Learning"): an embedding and an LSTM learn to predict each next word of reviews that carry
 no label, and the classifier then starts from that embedding instead of a random one. Trained from
 scratch on 22,500 labelled reviews, every variant overfits within two or three epochs; IMDB's
-50,000 unlabelled reviews teach the embedding more words in more contexts. At 200 tokens three
-epochs were no gain; at 400, attention's test accuracy rose with the language model's epochs
-(0.8809, 0.8858, 0.8909, 0.8922 after 2, 4, 8, 16; docs/BENCHMARKS.md).
+50,000 unlabelled reviews teach the embedding more words in more contexts. The classifier gains
+with the language model's epochs (docs/experiments/2026-12-04-pretraining-epochs.md).
 
 Model code only, like training.py: the Pretrainer (a TFX Trainer) calls `pretrain`; the Trainer
-starts from its output (models.warm_start).
+starts from its output (trainer/warm_start.py).
 """
 import logging
 import os
@@ -17,7 +16,7 @@ import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import config, models, training
+from trainer import artifacts, callbacks, config, features, input_pipeline, models, training
 
 _log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ class LanguageModel(keras.Model):
         else:
             logits = tf.matmul(states, self.word_weights, transpose_b=True) + self.word_biases
             losses = tf.nn.sparse_softmax_cross_entropy_with_logits(next_tokens, logits)
-        return losses, tf.cast(next_tokens != config.PADDING_ID, losses.dtype)
+        return losses, tf.cast(next_tokens != features.PADDING_ID, losses.dtype)
 
     def train_step(self, data):
         tokens, _ = data  # the reviews have no labels
@@ -82,18 +81,19 @@ class LanguageModel(keras.Model):
 
 
 def raw_reviews(tf_transform_output: tft.TFTransformOutput,
-                label_key: Optional[str] = None) -> training.BatchParser:
+                label_key: Optional[str] = None) -> input_pipeline.BatchParser:
     """Parses raw tf.Examples and tokenizes their `review` with the Transform graph, as serving
     does: (tokens, the `label_key` feature, or zeros: unlabelled reviews have no label)."""
     transform_layer = tf_transform_output.transform_features_layer()
-    spec = {config.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string)}
+    spec = {features.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string)}
     if label_key:
         spec[label_key] = tf.io.FixedLenFeature([], tf.int64)
 
     def parse(records):
         raw = tf.io.parse_example(records, spec)
-        tokens = transform_layer({config.REVIEW_KEY: raw[config.REVIEW_KEY]})[config.TOKENS_KEY]
-        labels = raw[label_key] if label_key else tf.zeros_like(raw[config.REVIEW_KEY],
+        transformed = transform_layer({features.REVIEW_KEY: raw[features.REVIEW_KEY]})
+        tokens = transformed[features.TOKENS_KEY]
+        labels = raw[label_key] if label_key else tf.zeros_like(raw[features.REVIEW_KEY],
                                                                  dtype=tf.int64)
         return tokens, labels
     return parse
@@ -109,7 +109,7 @@ def pretrain(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTr
     GPU if there is one."""
     keras.utils.set_random_seed(trainer_config.seed)
     strategy = tf.distribute.get_strategy()
-    vocabulary_size = training.vocabulary_size(trainer_config, tf_transform_output)
+    vocabulary_size = input_pipeline.vocabulary_size(trainer_config, tf_transform_output)
     language_model = LanguageModel(models.encoder(trainer_config, vocabulary_size),
                                    vocabulary_size)
     language_model.compile(optimizer=keras.optimizers.Adam(
@@ -120,7 +120,7 @@ def pretrain(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTr
     parse = raw_reviews(tf_transform_output)
 
     def data(files, shuffle):
-        return lambda input_context=None: training.dataset(
+        return lambda input_context=None: input_pipeline.dataset(
             files, parse, trainer_config, trainer_config.batch_size, shuffle, input_context)
 
     history = training.fit(
@@ -129,10 +129,10 @@ def pretrain(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTr
         train_files + eval_files + [tf_transform_output.transform_savedmodel_dir],
         early_stopping_metric="loss")  # next-word loss; the classifier's metric does not apply
     tf.io.gfile.makedirs(output_dir)
-    language_model.encoder.save(os.path.join(output_dir, config.PRETRAINED_ENCODER_FILE))
-    tf.io.gfile.copy(tf_transform_output.vocabulary_file_by_name(config.VOCABULARY_NAME),
-                     os.path.join(output_dir, config.PRETRAINED_VOCABULARY_FILE), overwrite=True)
-    training.write_history(run_dir, history)
+    language_model.encoder.save(os.path.join(output_dir, artifacts.PRETRAINED_ENCODER_FILE))
+    tf.io.gfile.copy(tf_transform_output.vocabulary_file_by_name(features.VOCABULARY_NAME),
+                     os.path.join(output_dir, artifacts.PRETRAINED_VOCABULARY_FILE), overwrite=True)
+    callbacks.write_history(run_dir, history)
     _log.info("saved the pretrained encoder to %s (held-out perplexity %.1f)", output_dir,
               min(history["val_perplexity"]))
     return history

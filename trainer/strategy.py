@@ -5,9 +5,9 @@ import os
 
 import tensorflow as tf
 
-_log = logging.getLogger(__name__)
+from trainer.config import STRATEGIES
 
-STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
+_log = logging.getLogger(__name__)
 
 
 class StrategyError(RuntimeError):

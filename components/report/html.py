@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional
 import jinja2
 
 from components.report import plots
-from trainer import config as features
+from trainer import features
 
 
 _environment = jinja2.Environment(

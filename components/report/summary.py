@@ -20,8 +20,9 @@ from tfx.dsl.io import fileio
 
 from components.anomalies_gate import read_anomalies
 from components.artifact_dirs import split_dirs
-from trainer import config as features
-from trainer.training import CALIBRATION_ASSET, CONFIG_ASSET, HISTORY_FILE
+from trainer import features
+from trainer.artifacts import CALIBRATION_ASSET, CONFIG_ASSET, HISTORY_FILE
+from trainer.config import EARLY_STOPPING_MODES
 
 SCHEMA_VERSION = 1
 EVALUATED_SPLIT = "test"
@@ -192,7 +193,7 @@ def _training(inputs: ReportInputs,
     # Models trained before the setting existed stopped on eval loss.
     metric = trainer_config.get("early_stopping_metric", "loss")
     monitored = history.get(f"val_{metric}") or []
-    best = max if features.EARLY_STOPPING_MODES[metric] == "max" else min
+    best = max if EARLY_STOPPING_MODES[metric] == "max" else min
     return {"history": history, "epoch_seconds": seconds,
             "epochs": len(history.get("loss", [])),
             # Early stopping restores the weights of the epoch where eval did best.

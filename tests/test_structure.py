@@ -1,0 +1,71 @@
+"""The code's shape: configuration loads without TensorFlow, and no module imports itself back
+through another (a cycle would let loading a config pull in Keras, as it once did)."""
+import ast
+import os
+import subprocess
+import sys
+
+from pipeline_runs import PROJECT_ROOT
+from trainer import config, models
+
+PACKAGES = ("pipeline", "components", "trainer", "kubeflow")
+
+
+def test_configuration_and_the_cli_load_without_tensorflow():
+    heavy = ("tensorflow", "keras", "tfx", "apache_beam")
+    code = ("import sys; import pipeline.config, pipeline.cli, trainer.config, trainer.features, "
+            "trainer.artifacts, kubeflow.settings; "
+            f"print([m for m in {heavy!r} if m in sys.modules])")
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             cwd=PROJECT_ROOT, check=True)
+    assert process.stdout.strip() == "[]"
+
+
+def _project_imports(path: str, module: str):
+    """The project modules that `module` (at `path`) imports, anywhere in its code."""
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        yield from (name for name in names if name.split(".")[0] in PACKAGES)
+
+
+def import_graph():
+    modules = {}
+    for package in PACKAGES:
+        for directory, _, files in os.walk(os.path.join(PROJECT_ROOT, package)):
+            for name in files:
+                if name.endswith(".py"):
+                    path = os.path.join(directory, name)
+                    dotted = os.path.relpath(path, PROJECT_ROOT)[:-3].replace(os.sep, ".")
+                    modules[dotted.removesuffix(".__init__")] = path
+    return {module: {name for name in _project_imports(path, module) if name in modules}
+            - {module} for module, path in modules.items()}
+
+
+def test_no_import_cycles():
+    graph = import_graph()
+    done, cycles = set(), []
+
+    def visit(module, stack):
+        if module in stack:
+            cycles.append(stack[stack.index(module):] + [module])
+            return
+        if module in done:
+            return
+        for imported in sorted(graph[module]):
+            visit(imported, stack + [module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+    assert cycles == []
+
+
+def test_every_listed_variant_has_a_builder():
+    assert models.variants() == sorted(config.VARIANTS)

@@ -1,0 +1,14 @@
+"""The files the Trainer and the Pretrainer write, by name, for whatever reads them (the report,
+the pipeline's checks of an imported language model) without importing TensorFlow."""
+import os
+
+# In the Trainer's run directory: loss and accuracy per epoch, train and eval, and its seconds.
+HISTORY_FILE = "history.json"
+# In the SavedModel (TF Serving ignores assets.extra/): the settings the model was trained with,
+# and the decision threshold fitted on eval with eval accuracy before and after.
+CONFIG_ASSET = os.path.join("assets.extra", "trainer_config.json")
+CALIBRATION_ASSET = os.path.join("assets.extra", "calibration.json")
+# The Pretrainer's output: the encoder (embedding and LSTM) and the vocabulary its token ids
+# stand for, so a Trainer on another vocabulary matches embedding rows by word.
+PRETRAINED_ENCODER_FILE = "encoder.keras"
+PRETRAINED_VOCABULARY_FILE = "vocabulary.txt"
