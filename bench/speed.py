@@ -7,10 +7,11 @@ medians of two runs taken half an hour apart can differ by 1.5x. (Their signatur
 above CPU time, is also that of waits for tf.data's autotuning thread, which the plain-Keras side
 still has and the Trainer no longer does: docs/experiments/2026-12-03-idle-between-epochs.md.)
 Here each round trains one epoch of each side back to back, in alternating order, and the
-ratio is taken per round: a slow spell that covers a round slows both sides of its ratio alike. Spells shorter than a round still hit one side only; the ratio of each side's
-fastest epoch, the least disturbed one (as timeit takes the minimum), is printed too. CPU seconds
-(all of the process's threads) do not grow in a slow spell: a round whose wall time is far above
-its usual share of CPU time was disturbed.
+ratio is taken per round: a slow spell that covers a round slows both sides of its ratio alike.
+Spells shorter than a round still hit one side only; the ratio of each side's fastest epoch,
+the least disturbed one (as timeit takes the minimum), is printed too. CPU seconds (all of the
+process's threads) do not grow in a slow spell: a round whose wall time is far above its usual
+share of CPU time was disturbed.
 
 Our side is the Trainer's own code: `training.fit` (early stopping, epoch log, TensorBoard,
 backups) over `input_pipeline.dataset` (length buckets) for the configured variant (`basic`, the

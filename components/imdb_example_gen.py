@@ -66,7 +66,9 @@ def to_example(review: imdb_reader.Review) -> tf.train.Example:
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
-class _ReadReviews(beam.DoFn):
+class ReadReviews(beam.DoFn):
+    """Source pattern -> the reviews of that kind (labelled, or unlabelled) under input_base."""
+
     def __init__(self, input_base: str, unlabelled: bool):
         super().__init__()
         self._input_base = input_base
@@ -135,7 +137,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             pipeline
             | "SourcePattern" >> beam.Create([input_config.splits[0].pattern])
             | "ReadReviews" >> beam.ParDo(
-                _ReadReviews(exec_properties[standard_component_specs.INPUT_BASE_KEY],
+                ReadReviews(exec_properties[standard_component_specs.INPUT_BASE_KEY],
                              self.unlabelled))
             | "Partition" >> beam.Partition(partition, len(names)))
         return {name: part | f"ToExample[{name}]" >> beam.Map(to_example)

@@ -28,15 +28,17 @@ def _compile(args: argparse.Namespace, config: PipelineConfig) -> int:
 
 def _submit(args: argparse.Namespace) -> int:
     from kubeflow import submit
+    common = dict(experiment=args.experiment, run_name=args.run_name, namespace=args.namespace,
+                  params=args.param, token=args.token, sa_token_path=args.sa_token)
     try:
-        submission = submit.submit(args.package, args.host, experiment=args.experiment,
-                                   run_name=args.run_name, namespace=args.namespace,
-                                   params=args.param, token=args.token,
-                                   sa_token_path=args.sa_token)
+        if args.kubeflow_command == "schedule":
+            submission = submit.schedule(args.package, args.host, args.cron, **common)
+        else:
+            submission = submit.submit(args.package, args.host, **common)
     except submit.SubmitError as e:
-        print(f"imdb-lstm kubeflow submit: {e}", file=sys.stderr)
+        print(f"imdb-lstm kubeflow {args.kubeflow_command}: {e}", file=sys.stderr)
         return 1
-    print(f"run {submission.run_id}: {submission.run_url}")
+    print(f"{submission.kind} {submission.run_id}: {submission.run_url}")
     return 0
 
 

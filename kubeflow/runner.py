@@ -17,9 +17,10 @@ import yaml
 from tfx import v1 as tfx
 
 from components.data_source import remote_archive
+from components.span_example_gen import SpanExampleGen
 from kubeflow.settings import IMAGE_SCHEMA_PATH, KubeflowSettings
 from pipeline.config import PipelineConfig
-from pipeline.pipeline import (MODULE_PATHS, PRETRAINER_ID, Platform, ReviewSource,
+from pipeline.pipeline import (MODULE_PATHS, PRETRAINER_ID, Platform, ReviewSource, SpanSource,
                                create_pipeline)
 
 _log = logging.getLogger(__name__)
@@ -31,19 +32,38 @@ RESOLVER_EXECUTOR = "resolver"
 # The runtime parameter that names the labelled data's directory, so each run on the cluster can
 # read a newer copy of the data.
 DATA_ROOT_PARAMETER = "data_root"
+# With a landing location of spans: the newest span a run reads (0: the newest complete one).
+SPAN_PARAMETER = "span"
+
+
+def _remote(uri: str) -> ReviewSource:
+    source = remote_archive(uri)
+    return ReviewSource(source.input_base, source.pattern)
+
+
+def _spans(config: PipelineConfig) -> SpanSource:
+    span = tfx.dsl.experimental.RuntimeParameter(name=SPAN_PARAMETER, ptype=int,
+                                                 default=config.span)
+    return SpanSource(config.landing, span, _remote(config.eval_data) if config.eval_data else None)
+
+
+def _labelled(config: PipelineConfig) -> ReviewSource:
+    source = _remote(config.data)
+    return ReviewSource(tfx.dsl.experimental.RuntimeParameter(
+        name=DATA_ROOT_PARAMETER, ptype=str, default=source.input_base), source.pattern)
 
 
 def kubeflow_platform(config: PipelineConfig, settings: KubeflowSettings) -> Platform:
-    """The data: archive URIs the pods read (nothing is checked here); the project's code is in
-    the image (user functions by module path); ML Metadata is the cluster's."""
-    labelled = remote_archive(config.data)
+    """The data: archive URIs (or a landing location of spans) the pods read, nothing checked
+    here; the project's code is in the image (user functions by module path); ML Metadata is
+    the cluster's."""
     unlabelled = None
     if config.unlabelled_data and config.trainer.pretrain_epochs:
-        unlabelled = remote_archive(config.unlabelled_data)
+        unlabelled = _remote(config.unlabelled_data)
     return Platform(
-        labelled=ReviewSource(tfx.dsl.experimental.RuntimeParameter(
-            name=DATA_ROOT_PARAMETER, ptype=str, default=labelled.input_base), labelled.pattern),
-        unlabelled=ReviewSource(unlabelled.input_base, unlabelled.pattern) if unlabelled else None,
+        labelled=None if config.landing else _labelled(config),
+        spans=_spans(config) if config.landing else None,
+        unlabelled=unlabelled,
         user_code=MODULE_PATHS,
         metadata_connection_config=None,
         with_baseline=settings.baseline == "latest-blessed",
@@ -68,7 +88,8 @@ def compile_pipeline_job(config: PipelineConfig, settings: KubeflowSettings) -> 
             default_image=settings.image, display_name=config.pipeline_name,
             # 2.1 types parameters the way the kfp SDK and open-source KFP read them.
             use_pipeline_spec_2_1=True))
-    defaults = {DATA_ROOT_PARAMETER: remote_archive(config.data).input_base}
+    defaults = ({SPAN_PARAMETER: config.span} if config.landing
+                else {DATA_ROOT_PARAMETER: remote_archive(config.data).input_base})
     return runner.run(build_pipeline(config, settings), parameter_values=defaults,
                       write_out=False)
 
@@ -84,6 +105,11 @@ def package_spec(job: Dict[str, Any], pipeline_root: str) -> Dict[str, Any]:
     parameters = spec["root"].get("inputDefinitions", {}).get("parameters", {})
     for name, value in values.items():
         parameters[name].update(defaultValue=value, isOptional=True)
+    span_reader = spec["root"]["dag"]["tasks"].get(SpanExampleGen.__name__)
+    if span_reader:
+        # Its cache key holds the `span` parameter, and 0 names whichever span is newest when
+        # the run starts: a cached result could be an older span's.
+        span_reader["cachingOptions"] = {"enableCache": False}
     return spec
 
 

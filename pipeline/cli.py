@@ -22,6 +22,9 @@ from trainer.config import TrainerConfig
 
 SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
 _PIPELINE_FLAGS = ("pipeline_name", "data", "data_sha256", "unlabelled_data", "pretrained_model",
+                   "landing", "span", "window", "eval_data", "poll_seconds", "warm_start",
+                   "max_drift_label_balance", "max_drift_rating", "max_drift_review_length",
+                   "max_drift_vocabulary",
                    "output_dir", "download_cache_dir", "schema_path", "holdout_percent",
                    "min_accuracy", "min_auc", "max_accuracy_regression")
 
@@ -68,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true",
                      help="re-run every component instead of reusing cached outputs")
 
+    watch = commands.add_parser(
+        "watch", help="continuous training: run the pipeline once per newly complete span of "
+                      "--landing, in order")
+    _add_pipeline_flags(watch)
+    watch.add_argument("--once", action="store_true",
+                       help="process the spans ready now, then exit (for cron and tests)")
+    _add_stream_parser(commands)
+
     report = commands.add_parser(
         "report", help="list runs, re-render a run's evaluation report, or compare two runs")
     report.add_argument("run_id", nargs="?", metavar="RUN_ID",
@@ -96,21 +107,56 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--vertex-job", help="also write the PipelineJob JSON for Vertex AI")
     submit = kubeflow_commands.add_parser(
         "submit", help="submit a compiled package to a Kubeflow Pipelines API server")
-    submit.add_argument("--host", required=True, help="the KFP API endpoint, e.g. "
+    _add_api_flags(submit)
+    schedule = kubeflow_commands.add_parser(
+        "schedule", help="create a recurring run of a compiled package, e.g. one run per new "
+                         "span of a continuous-training package")
+    _add_api_flags(schedule)
+    schedule.add_argument("--cron", required=True, metavar="EXPRESSION",
+                          help="when to run, six cron fields with seconds first, e.g. "
+                               "'0 0 * * * *' for hourly")
+    return parser
+
+
+def _add_api_flags(parser: argparse.ArgumentParser) -> None:
+    """A KFP API server, the package and its run's settings, and how to authenticate."""
+    parser.add_argument("--host", required=True, help="the KFP API endpoint, e.g. "
                         "http://localhost:8080 (port-forwarded ml-pipeline-ui)")
-    submit.add_argument("--package", default="imdb-lstm.yaml")
-    submit.add_argument("--experiment", help="experiment name (created if missing)")
-    submit.add_argument("--run-name")
-    submit.add_argument("--namespace", help="the user namespace on multi-user clusters")
-    submit.add_argument("--param", action="append", metavar="NAME=VALUE",
-                        help="a runtime parameter, e.g. data_root=gs://bucket/imdb (repeat)")
-    auth = submit.add_mutually_exclusive_group()
+    parser.add_argument("--package", default="imdb-lstm.yaml")
+    parser.add_argument("--experiment", help="experiment name (created if missing)")
+    parser.add_argument("--run-name")
+    parser.add_argument("--namespace", help="the user namespace on multi-user clusters")
+    parser.add_argument("--param", action="append", metavar="NAME=VALUE",
+                        help="a runtime parameter, e.g. data_root=gs://bucket/imdb or span=0 "
+                             "(repeat)")
+    auth = parser.add_mutually_exclusive_group()
     auth.add_argument("--token", default=os.environ.get("KFP_TOKEN"),
                       help="bearer token (default: $KFP_TOKEN)")
     auth.add_argument("--sa-token", nargs="?", const=SA_TOKEN_PATH, metavar="PATH",
                       help="use the service-account token KFP mounts into pods "
                            f"(default path {SA_TOKEN_PATH})")
-    return parser
+
+
+def _drift(text: str):
+    span, _, kind = text.partition(":")
+    if not span.isdigit() or not kind:
+        raise argparse.ArgumentTypeError(f"expected SPAN:KIND, e.g. 6:negative, got {text!r}")
+    return int(span), kind
+
+
+def _add_stream_parser(commands) -> None:
+    stream = commands.add_parser("stream", help="feeds of review spans (components/spans.py)")
+    stream_commands = stream.add_subparsers(dest="stream_command", required=True)
+    replay = stream_commands.add_parser(
+        "replay", help="cut the official training reviews of --data into N spans and write "
+                       "them under --landing, one every --every seconds")
+    replay.add_argument("--data", required=True, help="an aclImdb source, as for `run`")
+    replay.add_argument("--landing", required=True, help="where the spans land")
+    replay.add_argument("--spans", type=int, required=True, help="how many spans to cut into")
+    replay.add_argument("--every", type=float, default=0.0, metavar="SECONDS",
+                        help="seconds between spans (default: none)")
+    replay.add_argument("--drift", type=_drift, action="append", metavar="SPAN:KIND",
+                        help="make SPAN drift: 'negative' or 'short' reviews only (repeat)")
 
 
 def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
@@ -135,20 +181,6 @@ def overrides_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     return overrides
 
 
-def _explained_error(error: BaseException) -> BaseException:
-    """Our own error if Beam or TFX wrapped one (its message names the file and the problem)."""
-    from components.anomalies_gate import DataAnomaliesError
-    from components.imdb_reader import IngestError
-    seen = set()
-    cause: Optional[BaseException] = error
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, (IngestError, DataAnomaliesError)):
-            return cause
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return error
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -164,20 +196,53 @@ def main(argv: Optional[List[str]] = None) -> int:
         logs.quiet_libraries()
         from kubeflow import commands as kubeflow_commands
         return kubeflow_commands.main(args, config)
+    if args.command == "stream":
+        return _replay(args, config)
+    if args.command == "watch":
+        return _watch(config, args.once)
     return _run(config)
+
+
+def _replay(args: argparse.Namespace, config: pipeline_config.PipelineConfig) -> int:
+    logs.quiet_libraries()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    from components import span_replay, spans
+    from components.imdb_reader import IngestError
+    try:
+        written = span_replay.replay(args.data, args.landing, args.spans,
+                                     config.download_cache_dir, args.every,
+                                     dict(args.drift or []))
+    except (ValueError, IngestError) as e:  # SpanError is a ValueError
+        print(f"imdb-lstm stream replay: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.landing}: wrote span(s) {written or 'none (all complete already)'}; complete: "
+          f"{spans.ready_spans(args.landing)}")
+    return 0
+
+
+def _watch(config: pipeline_config.PipelineConfig, once: bool) -> int:
+    if not config.landing:
+        print("imdb-lstm watch: --landing is required (where the spans land)", file=sys.stderr)
+        return 2
+    log_path = logs.setup(config.log_dir)
+    logging.getLogger("pipeline").info("full log: %s", log_path)
+    from pipeline import watch
+    with logs.output_to(log_path):
+        watch.watch(config, once)
+    return 0
 
 
 def _run(config: pipeline_config.PipelineConfig) -> int:
     log_path = logs.setup(config.log_dir)
     log = logging.getLogger("pipeline")
     log.info("full log: %s", log_path)
-    from pipeline import local_runner  # heavy imports after logging is set up
+    from pipeline import errors, local_runner  # heavy imports after logging is set up
     try:
         with logs.output_to(log_path):
             local_runner.run(config)
     except Exception as e:  # noqa: BLE001  (the console gets the cause, the log the traceback)
         logging.getLogger("imdb_lstm.traceback").info("run failed", exc_info=True)
-        cause = _explained_error(e)
+        cause = errors.explained(e)
         log.error("run failed: %s: %s (full traceback in %s)", type(cause).__name__, cause,
                   log_path)
         return 1

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional
 import yaml
 
 from trainer.config import (CUSTOM_CONFIG_KEY, PRETRAINING_SETTINGS, TRANSFORM_SETTINGS,
-                            TrainerConfig)
+                            WARM_START_KEY, TrainerConfig)
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV_PREFIX = "IMDB_LSTM_"
@@ -41,6 +41,25 @@ class PipelineConfig:
     # cache reuses a Pretrainer only for the same seed (a Pretrainer setting) and while the data
     # files' mtimes stay the same (part of ExampleGen's input fingerprint).
     pretrained_model: Optional[str] = None
+    # Continuous training (README, "Continuous training"): a landing location of review spans
+    # (components/spans.py). Set, the pipeline reads the window of `window` spans ending at `span`
+    # (0: the newest complete one) instead of `data`, and gates on `eval_data`'s official test
+    # reviews (an aclImdb source like `data`; None: the newest span's held-out reviews).
+    landing: Optional[str] = None
+    span: int = 0
+    window: int = 3
+    eval_data: Optional[str] = None
+    # Bounds of the drift gate between a run's newest span and the one before
+    # (components/drift_gate.py): share of positives, L-infinity of the rating and length-bucket
+    # distributions, and the rise of the OOV rate against the previous span's vocabulary.
+    max_drift_label_balance: float = 0.1
+    max_drift_rating: float = 0.1
+    max_drift_review_length: float = 0.1
+    max_drift_vocabulary: float = 0.05
+    # On spans, the Trainer starts from the weights of the model serving now, if there is one.
+    warm_start: bool = True
+    # How often `imdb-lstm watch` looks for newly complete spans.
+    poll_seconds: float = 30.0
     # Everything the pipeline writes goes under here, outside the source tree.
     output_dir: str = os.path.join(os.path.expanduser("~"), "imdb-lstm-tfx")
     download_cache_dir: str = DEFAULT_CACHE_DIR
@@ -67,6 +86,12 @@ class PipelineConfig:
         if not 0 <= self.max_accuracy_regression <= 1:
             raise ValueError("max_accuracy_regression must be in [0, 1], got "
                              f"{self.max_accuracy_regression}")
+        if self.span < 0 or self.window < 1 or self.poll_seconds <= 0:
+            raise ValueError(f"span must be >= 0 (0: the newest), window >= 1 and poll_seconds "
+                             f"> 0; got {self.span}, {self.window}, {self.poll_seconds}")
+        if self.landing and self.trainer.pretrain_epochs and not self.unlabelled_data:
+            raise ValueError("pretraining on spans needs unlabelled_data: spans hold rated "
+                             "reviews only")
         if self.pretrained_model and self.trainer.pretrain_epochs:
             raise ValueError("pretrained_model and trainer.pretrain_epochs exclude each other: "
                              "start from an earlier Pretrainer's model, or pretrain in this run")
@@ -88,7 +113,10 @@ class PipelineConfig:
         return os.path.join(self.output_dir, "logs", self.pipeline_name)
 
     def trainer_custom_config(self) -> Dict[str, Any]:
-        return {CUSTOM_CONFIG_KEY: self.trainer.to_dict()}
+        custom_config = {CUSTOM_CONFIG_KEY: self.trainer.to_dict()}
+        if self.landing and self.warm_start:
+            custom_config[WARM_START_KEY] = self.serving_dir
+        return custom_config
 
     def transform_custom_config(self) -> Dict[str, Any]:
         return self._trainer_settings(TRANSFORM_SETTINGS)

@@ -21,10 +21,11 @@ from tfx import v1 as tfx  # noqa: E402
 from tfx.utils import path_utils  # noqa: E402
 
 from components.data_source import resolve  # noqa: E402
+from components.span_example_gen import newest_span  # noqa: E402
 from pipeline import config as pipeline_config  # noqa: E402
 from pipeline import outcome  # noqa: E402
-from pipeline.pipeline import (MODULE_FILES, PRETRAINER_ID, Platform, ReviewSource,  # noqa: E402
-                               create_pipeline)
+from pipeline.pipeline import (MODULE_FILES, PRETRAINER_ID, Platform,  # noqa: E402
+                               ReviewSource, SpanSource, create_pipeline)
 from trainer import artifacts  # noqa: E402
 
 
@@ -38,18 +39,37 @@ def check_pretrained_model(model_dir: str) -> None:
                              f"{PRETRAINER_ID}/model/<id>")
 
 
+def _reviews(data: str, config: pipeline_config.PipelineConfig, **kwargs) -> ReviewSource:
+    source = resolve(data, config.download_cache_dir, **kwargs)
+    return ReviewSource(source.input_base, source.pattern)
+
+
+def _spans(config: pipeline_config.PipelineConfig) -> SpanSource:
+    """The landing location and the newest span to read: `span`, or the newest complete one,
+    resolved now so that TFX's cache, keyed by the span number, never serves an older span."""
+    landing = config.landing if "://" in config.landing else os.path.abspath(config.landing)
+    if "://" not in landing and not os.path.isdir(landing):
+        raise ValueError(f"landing {landing}: no such directory")
+    test = _reviews(config.eval_data, config) if config.eval_data else None
+    return SpanSource(landing, newest_span(landing, config.span), test)
+
+
 def local_platform(config: pipeline_config.PipelineConfig) -> Platform:
     """Checks (and downloads) the data and any language model to import: bad input stops here,
     before anything runs."""
-    labelled = resolve(config.data, config.download_cache_dir, config.data_sha256)
+    if config.landing:
+        labelled, spans = None, _spans(config)
+    else:
+        labelled, spans = _reviews(config.data, config, sha256=config.data_sha256), None
     unlabelled = None
     if config.unlabelled_data and config.trainer.pretrain_epochs:
-        unlabelled = resolve(config.unlabelled_data, config.download_cache_dir, unlabelled=True)
+        unlabelled = _reviews(config.unlabelled_data, config, unlabelled=True)
     if config.pretrained_model:
         check_pretrained_model(config.pretrained_model)
     return Platform(
-        labelled=ReviewSource(labelled.input_base, labelled.pattern),
-        unlabelled=ReviewSource(unlabelled.input_base, unlabelled.pattern) if unlabelled else None,
+        labelled=labelled,
+        unlabelled=unlabelled,
+        spans=spans,
         user_code=MODULE_FILES,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             config.metadata_path))
@@ -59,8 +79,9 @@ def run(config: pipeline_config.PipelineConfig):
     """Runs the pipeline; returns what the run did (None if the tfx CLI only compiled it)."""
     log = logging.getLogger("pipeline")
     started = time.time()
-    log.info("pipeline %s, data %s, outputs under %s", config.pipeline_name, config.data,
-             config.output_dir)
+    source = (f"span {config.span or 'newest'} of {config.landing} (window {config.window})"
+              if config.landing else f"data {config.data}")
+    log.info("pipeline %s, %s, outputs under %s", config.pipeline_name, source, config.output_dir)
     log.info("resolved config:\n%s", yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip())
     tfx.orchestration.LocalDagRunner().run(create_pipeline(config, local_platform(config)))
     result = outcome.latest_run(config.metadata_path, config.pipeline_name)

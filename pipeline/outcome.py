@@ -13,6 +13,7 @@ from components.evaluation_report import (INPUT_KEYS, PUSH_PROPERTIES, REPORT_FI
                                           EvaluationReport, EvaluationReportArtifact)
 from components.report import summary
 from components.imdb_example_gen import UnlabelledImdbExampleGen
+from components.span_example_gen import WINDOW_PROPERTY, SpanExampleGen
 from pipeline.pipeline import BASELINE_RESOLVER_ID, PRETRAINED_MODEL_IMPORTER_ID, PRETRAINER_ID
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
@@ -35,6 +36,17 @@ class RunOutcome:
     pushed_destination: Optional[str]
     new_version: bool
     output_uris: Dict[str, str]  # artifact type name -> URI, e.g. 'ModelRun', 'ModelEvaluation'
+    # Continuous training: the newest span the run read, and its window (None: not on spans).
+    span: Optional[int] = None
+    window_spans: Optional[List[int]] = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run came to an end: its last component ran, or one failed and stopped it.
+        A run killed mid-way has neither."""
+        states = self.component_states
+        return (states.get(EvaluationReport.__name__) in ("COMPLETE", "CACHED")
+                or any(state in ("FAILED", "CANCELED") for state in states.values()))
 
     def started_before(self, timestamp: float) -> bool:
         return self.created_ms < int(timestamp * 1000)
@@ -111,6 +123,8 @@ def _outcome(store: mlmd.MetadataStore, run: metadata_store_pb2.Context) -> RunO
         store, [e for e in executions if nodes[e.id] not in _PRETRAINING_NODES])}
     blessing, pushed, evaluation = (by_type.get("ModelBlessing"), by_type.get("PushedModel"),
                                     by_type.get("ModelEvaluation"))
+    span, window = _span_and_window(store, [e for e in executions
+                                            if nodes[e.id] == SpanExampleGen.__name__])
     return RunOutcome(
         run_id=run.name,
         created_ms=run.create_time_since_epoch,
@@ -122,7 +136,22 @@ def _outcome(store: mlmd.MetadataStore, run: metadata_store_pb2.Context) -> RunO
         pushed_destination=_property(pushed, "pushed_destination") if pushed else None,
         new_version=bool(pushed and _property(pushed, "new_version")),
         output_uris={name: artifact.uri for name, artifact in by_type.items()},
+        span=span,
+        window_spans=window,
     )
+
+
+def _span_and_window(store: mlmd.MetadataStore, span_example_gens):
+    """The newest span a run read and its window: from the SpanExampleGen's Examples, or, when
+    it failed before writing them, the span it was asked for (None, None: not on spans)."""
+    if not span_example_gens:
+        return None, None
+    [execution] = span_example_gens
+    examples = _output_artifacts(store, [execution])
+    if examples:
+        window = _property(examples[0], WINDOW_PROPERTY)
+        return examples[0].properties["span"].int_value, [int(s) for s in window.split(",")]
+    return _property(execution, "span") or None, None
 
 
 def report_inputs(metadata_path: str, pipeline_name: str, run_id: str) -> summary.ReportInputs:

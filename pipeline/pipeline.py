@@ -1,7 +1,7 @@
 """The IMDB LSTM pipeline: `create_pipeline` reads like the DAG.
 
-    data and validation   ImdbExampleGen -> StatisticsGen -> ExampleValidator (curated schema)
-                          -> AnomaliesGate
+    data and validation   ImdbExampleGen (or SpanExampleGen: a window of review spans)
+                          -> StatisticsGen -> ExampleValidator (curated schema) -> AnomaliesGate
     Transform             vocabulary on train, token ids for train and eval
     base model, optional  UnlabelledImdbExampleGen -> Pretrainer (a language model), or
                           PretrainedModelImporter (an earlier Pretrainer's model)
@@ -22,9 +22,11 @@ from tfx.proto import transform_pb2
 from tfx.types import artifact_utils, channel_utils
 
 from components.anomalies_gate import AnomaliesGate
+from components.drift_gate import DriftGate
 from components.evaluation_report import EvaluationReport
 from components.imdb_example_gen import ImdbExampleGen, UnlabelledImdbExampleGen
 from components.pusher import VersionedPusher
+from components.span_example_gen import SpanExampleGen
 from pipeline.config import PipelineConfig
 from pipeline.evaluation import eval_config
 from pipeline.version import code_version
@@ -71,9 +73,19 @@ class ReviewSource:
 
 
 @dataclasses.dataclass(frozen=True)
+class SpanSource:
+    """Continuous training's input: a landing location of review spans, the newest span to read
+    (0: the newest complete one; a runtime parameter on Kubeflow), and the fixed evaluation set
+    (None: the newest span's held-out reviews)."""
+    landing: str
+    span: Union[int, tfx.dsl.experimental.RuntimeParameter]
+    test: Optional[ReviewSource]
+
+
+@dataclasses.dataclass(frozen=True)
 class Platform:
     """What the runner resolved for where the pipeline runs."""
-    labelled: ReviewSource
+    labelled: Optional[ReviewSource]  # None when the pipeline reads spans
     unlabelled: Optional[ReviewSource]  # pretraining's reviews; None: the labelled source's
     user_code: UserCode
     # None: the orchestrator's own (Kubeflow).
@@ -84,33 +96,63 @@ class Platform:
     # The language model also reads the labelled training reviews. TFX's KFP v2 compiler takes
     # one channel per input ("Only single Channel is supported"), so on Kubeflow it cannot.
     pretrain_on_labelled_reviews: bool = True
+    spans: Optional[SpanSource] = None
 
 
 @dataclasses.dataclass
 class DataNodes:
-    example_gen: ImdbExampleGen
+    example_gen: Union[ImdbExampleGen, SpanExampleGen]
     statistics_gen: tfx.components.StatisticsGen
     schema_gen: tfx.components.ImportSchemaGen
     example_validator: tfx.components.ExampleValidator
     anomalies_gate: AnomaliesGate
+    drift_gate: Optional[DriftGate] = None  # on spans: the newest against the one before
+
+    @property
+    def gates(self) -> list:
+        """What must pass before anything trains."""
+        return [self.anomalies_gate] + ([self.drift_gate] if self.drift_gate else [])
 
     @property
     def nodes(self) -> list:
         return [self.example_gen, self.statistics_gen, self.schema_gen, self.example_validator,
-                self.anomalies_gate]
+                *self.gates]
+
+
+def example_gen(config: PipelineConfig, platform: Platform):
+    """The labelled reviews: a window of spans, or one aclImdb source."""
+    if platform.spans:
+        test = platform.spans.test
+        return SpanExampleGen(
+            landing=platform.spans.landing, span=platform.spans.span, window=config.window,
+            holdout_percent=config.holdout_percent,
+            test_data_base=test.input_base if test else None,
+            test_data_pattern=test.pattern if test else None)
+    return ImdbExampleGen(input_base=platform.labelled.input_base,
+                          source_pattern=platform.labelled.pattern,
+                          holdout_percent=config.holdout_percent)
+
+
+def drift_gate(config: PipelineConfig, examples: tfx.dsl.Channel) -> DriftGate:
+    return DriftGate(
+        examples=examples,
+        max_label_balance=config.max_drift_label_balance, max_rating=config.max_drift_rating,
+        max_review_length=config.max_drift_review_length,
+        max_vocabulary=config.max_drift_vocabulary, vocabulary_size=config.trainer.vocab_size)
 
 
 def data_and_validation(config: PipelineConfig, platform: Platform) -> DataNodes:
-    """Reviews in, statistics, checked against the curated schema; anomalies stop the run."""
-    example_gen = ImdbExampleGen(input_base=platform.labelled.input_base,
-                                 source_pattern=platform.labelled.pattern,
-                                 holdout_percent=config.holdout_percent)
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    """Reviews in, statistics, checked against the curated schema; anomalies stop the run, and
+    so, on spans, does drift from the previous span."""
+    reviews = example_gen(config, platform)
+    statistics_gen = tfx.components.StatisticsGen(examples=reviews.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_path)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
-    return DataNodes(example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate)
+    drift = drift_gate(config, reviews.outputs["examples"]) if platform.spans else None
+    return DataNodes(reviews, statistics_gen, schema_gen, example_validator, anomalies_gate,
+                     drift)
 
 
 def transform(config: PipelineConfig, platform: Platform,
@@ -122,7 +164,8 @@ def transform(config: PipelineConfig, platform: Platform,
         splits_config=transform_pb2.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
         custom_config=config.transform_custom_config(),
         **platform.user_code.transform)
-    component.add_upstream_node(data.anomalies_gate)
+    for gate in data.gates:
+        component.add_upstream_node(gate)
     return component
 
 

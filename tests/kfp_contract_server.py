@@ -73,6 +73,11 @@ class ContractServer:
                     self._reply(200, {"run_id": "run-1", "display_name": body.get("display_name"),
                                       "experiment_id": body.get("experiment_id"),
                                       "state": "PENDING"})
+                elif request["path"] == f"{API}/recurringruns":
+                    self._reply(200, {"recurring_run_id": "recurring-1",
+                                      "display_name": body.get("display_name"),
+                                      "experiment_id": body.get("experiment_id"),
+                                      "status": "ENABLED"})
                 else:
                     self._reply(404, {"error": f"no route {request['path']}", "code": 5})
 

@@ -234,3 +234,60 @@ def test_an_earlier_pretrainers_model_is_imported_for_the_trainer(tmp_path):
     importer = spec["deploymentSpec"]["executors"][spec["components"][
         tasks["PretrainedModelImporter"]["componentRef"]["name"]]["executorLabel"]]["importer"]
     assert importer["artifactUri"]["constant"] == model_dir
+
+
+def test_continuous_training_compiles_with_the_span_as_a_runtime_parameter(tmp_path):
+    package = str(tmp_path / "spans.yaml")
+    process = kubeflow("compile", *COMPILE, "--baseline", "none", "--package", package,
+                       "--landing", "gs://imdb-bucket/landing", "--window", "4",
+                       "--eval-data", DATA)
+    assert process.returncode == 0, process.stderr
+    spec = load(package)
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    assert parameters == {"span": {"parameterType": "NUMBER_INTEGER", "defaultValue": 0,
+                                   "isOptional": True}}
+    tasks = spec["root"]["dag"]["tasks"]
+    assert "ImdbExampleGen" not in tasks
+    span_inputs = tasks["SpanExampleGen"]["inputs"]["parameters"]
+    assert span_inputs["span"] == {"componentInputParameter": "span"}
+    assert span_inputs["window"]["runtimeValue"]["constant"] == 4
+    assert span_inputs["landing"]["runtimeValue"]["constant"] == "gs://imdb-bucket/landing"
+    assert span_inputs["test_data_base"]["runtimeValue"]["constant"] == "gs://imdb-bucket/data"
+    # span 0 is whichever span is newest when a run starts: never taken from the cache.
+    assert tasks["SpanExampleGen"]["cachingOptions"] == {"enableCache": False}
+    assert tasks["Transform"]["cachingOptions"] == {"enableCache": True}
+    # Drift stops the run before Transform, and the Trainer warm-starts from the serving dir.
+    assert "DriftGate" in edges(spec)["Transform"]
+    custom_config = json.loads(
+        tasks["Trainer"]["inputs"]["parameters"]["custom_config"]["runtimeValue"]["constant"])
+    assert custom_config["warm_start_from"] == f"{OUTPUT_DIR}/serving/imdb-lstm"
+
+
+def test_schedule_creates_a_recurring_run_of_the_continuous_training_package(tmp_path):
+    package = str(tmp_path / "spans.yaml")
+    process = kubeflow("compile", *COMPILE, "--baseline", "none", "--package", package,
+                       "--landing", "gs://imdb-bucket/landing")
+    assert process.returncode == 0, process.stderr
+    with ContractServer() as server:
+        wrong = kubeflow("schedule", "--host", server.url, "--package", package,
+                         "--cron", "0 * * * *")
+        process = kubeflow("schedule", "--host", server.url, "--package", package,
+                           "--cron", "0 0 * * * *", "--experiment", "imdb-stream",
+                           "--param", "span=0")
+    assert wrong.returncode == 1 and "six fields, seconds first" in wrong.stderr
+    assert process.returncode == 0, process.stderr
+    assert f"recurring run recurring-1: {server.url}/#/recurringrun/details/recurring-1" \
+        in process.stdout
+    experiment, = server.posted("/experiments")
+    assert experiment["body"]["display_name"] == "imdb-stream"
+    recurring, = server.posted("/recurringruns")
+    body = recurring["body"]
+    assert body["trigger"] == {"cron_schedule": {"cron": "0 0 * * * *"}}
+    assert body["max_concurrency"] == 1 and body["mode"] == "ENABLE"
+    assert body["experiment_id"] == "experiment-1"
+    # As protos: JSON leaves out a false enableCache, the proto's default.
+    sent, compiled = (json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
+                      for spec in (body["pipeline_spec"], load(package)))
+    assert sent == compiled
+    assert body["runtime_config"] == {"parameters": {"span": 0},
+                                      "pipeline_root": f"{OUTPUT_DIR}/pipelines/imdb-lstm"}

@@ -17,6 +17,9 @@ EARLY_STOPPING_MODES = {"accuracy": "max", "loss": "min"}
 
 # Key under which the trainer config travels inside TFX's custom_config.
 CUSTOM_CONFIG_KEY = "trainer"
+# Beside it, for continuous training: the serving directory whose newest model the Trainer starts
+# from (trainer/warm_start.py); absent: from scratch.
+WARM_START_KEY = "warm_start_from"
 # The settings preprocessing_fn reads. Transform gets only these, so changing a training
 # hyperparameter re-runs the Trainer but reuses Transform's cached vocabulary.
 TRANSFORM_SETTINGS = ("vocab_size", "oov_buckets", "sequence_length")

@@ -2,6 +2,7 @@
 raw review text, with two signatures and the settings and threshold it was trained with."""
 import json
 import os
+import tempfile
 from typing import Any, Mapping
 
 import keras
@@ -69,3 +70,17 @@ def write_assets(export_dir: str, trainer_config: config.TrainerConfig,
         tf.io.gfile.makedirs(os.path.dirname(path))
         with tf.io.gfile.GFile(path, "w") as f:
             json.dump(content, f, indent=2, sort_keys=True)
+
+
+def save_for_warm_start(model: keras.Model, export_dir: str,
+                        tf_transform_output: tft.TFTransformOutput) -> None:
+    """The Keras weights and the vocabulary their ids stand for, in the export
+    (artifacts.WARM_START_DIR): Keras 3 cannot load the tf.Module SavedModel back."""
+    directory = os.path.join(export_dir, artifacts.WARM_START_DIR)
+    tf.io.gfile.makedirs(directory)
+    with tempfile.TemporaryDirectory() as scratch:  # Keras writes local files only
+        local = os.path.join(scratch, artifacts.WEIGHTS_FILE)
+        model.save_weights(local)
+        tf.io.gfile.copy(local, os.path.join(directory, artifacts.WEIGHTS_FILE), overwrite=True)
+    tf.io.gfile.copy(tf_transform_output.vocabulary_file_by_name(features.VOCABULARY_NAME),
+                     os.path.join(directory, artifacts.VOCABULARY_FILE), overwrite=True)

@@ -28,4 +28,5 @@ def run_fn(fn_args) -> None:
         **model_code_args(fn_args),
         serving_model_dir=fn_args.serving_model_dir,
         pretrained_dir=fn_args.base_model,  # the Pretrainer's output, if the pipeline has one
+        warm_start_from=(fn_args.custom_config or {}).get(config.WARM_START_KEY),
     )

@@ -1,6 +1,7 @@
 """Training: fits the configured variant with the project's callbacks, fits the decision
 threshold and exports the SavedModel. Model code only, no TFX types: the TFX module
 (trainer/tfx_module.py), tests and benchmarks call `train` alike."""
+import json
 import logging
 import os
 import tempfile
@@ -10,8 +11,8 @@ import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import calibration, callbacks, config, distributed_loop, export, input_pipeline
-from trainer import models, strategy as strategies, warm_start
+from trainer import artifacts, calibration, callbacks, config, distributed_loop, export
+from trainer import input_pipeline, models, strategy as strategies, warm_start
 from trainer.callbacks import History
 from trainer.distributed_loop import DatasetFn
 
@@ -57,9 +58,12 @@ def _log_model(model: keras.Model, trainer_config: config.TrainerConfig, vocabul
 
 def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTransformOutput,
           train_files: List[str], eval_files: List[str], serving_model_dir: str,
-          run_dir: str, pretrained_dir: Optional[str] = None) -> History:
+          run_dir: str, pretrained_dir: Optional[str] = None,
+          warm_start_from: Optional[str] = None) -> History:
     """Trains and exports. `pretrained_dir`: the pretraining's output, whose embedding the model
-    starts from. Returns what history.json holds: each epoch's metrics and seconds."""
+    starts from; `warm_start_from`: a serving directory whose newest model it starts from (over
+    the pretrained embedding). Returns what history.json holds: each epoch's metrics and
+    seconds."""
     keras.utils.set_random_seed(trainer_config.seed)
     strategy = strategies.create(trainer_config.strategy)
     global_batch_size = trainer_config.batch_size * strategy.num_replicas_in_sync
@@ -69,6 +73,9 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
         if pretrained_dir:
             warm_start.start_from_pretrained(model, pretrained_dir, trainer_config,
                                              tf_transform_output)
+        serving_model = warm_start.start_from_serving(
+            model, warm_start_from, trainer_config, tf_transform_output) if warm_start_from \
+            else None
     _log_model(model, trainer_config, vocabulary, global_batch_size)
     data = _datasets(trainer_config, tf_transform_output, global_batch_size)
     inputs = (train_files + eval_files + [tf_transform_output.transform_savedmodel_dir]
@@ -89,7 +96,10 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
     export.export_serving_model(model, tf_transform_output, serving_model_dir,
                                 threshold["decision_threshold"])
     export.write_assets(serving_model_dir, trainer_config, threshold)
+    export.save_for_warm_start(model, serving_model_dir, tf_transform_output)
     callbacks.write_history(run_dir, history)
+    with tf.io.gfile.GFile(os.path.join(run_dir, artifacts.START_FILE), "w") as f:
+        json.dump({"pretrained_model": pretrained_dir, "serving_model": serving_model}, f)
     _log.info("exported SavedModel to %s", serving_model_dir)
     return history
 

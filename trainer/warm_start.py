@@ -1,8 +1,10 @@
-"""Starting a classifier from a pretrained language model's embedding (trainer/pretraining.py),
-its rows matched to this Transform's vocabulary by word, so a language model trained on another
-span of reviews or another vocabulary size fits."""
+"""Starting a classifier from earlier weights instead of from nothing: a pretrained language
+model's embedding (trainer/pretraining.py), or, in continuous training, every weight of the model
+that is serving now. Embedding rows are matched to this Transform's vocabulary by word, so weights
+learnt on another window of spans or another vocabulary size fit."""
 import logging
 import os
+import tempfile
 from typing import List, Optional
 
 import keras
@@ -15,20 +17,28 @@ from trainer import artifacts, config, features, models
 _log = logging.getLogger(__name__)
 
 
+def _words(path: str) -> List[str]:
+    with tf.io.gfile.GFile(path) as f:
+        return f.read().splitlines()
+
+
+def rows_by_word(vocabulary_file: str, trainer_config: config.TrainerConfig,
+                 tf_transform_output: tft.TFTransformOutput) -> np.ndarray:
+    """For each token id this Transform gives, the row of the same token in an embedding whose
+    ids stand for the words of `vocabulary_file`: padding's, the same word's (-1 for a word it
+    lacks), the same OOV bucket's."""
+    theirs = _words(vocabulary_file)
+    row_of = {word: row for row, word in enumerate(theirs, start=features.PADDING_ID + 1)}
+    own = _words(tf_transform_output.vocabulary_file_by_name(features.VOCABULARY_NAME))
+    oov_rows = range(len(theirs) + 1, len(theirs) + 1 + trainer_config.oov_buckets)
+    return np.array([features.PADDING_ID, *(row_of.get(word, -1) for word in own), *oov_rows])
+
+
 def pretrained_rows(pretrained_dir: str, trainer_config: config.TrainerConfig,
                     tf_transform_output: tft.TFTransformOutput) -> np.ndarray:
-    """For each token id this Transform gives, the row of the same token in the embedding that
-    pretraining saved in `pretrained_dir`: padding's, the same word's (-1 for a word its
-    vocabulary lacks), the same OOV bucket's."""
-    def words(path: str) -> List[str]:
-        with tf.io.gfile.GFile(path) as f:
-            return f.read().splitlines()
-
-    pretrained = words(os.path.join(pretrained_dir, artifacts.PRETRAINED_VOCABULARY_FILE))
-    row_of = {word: row for row, word in enumerate(pretrained, start=features.PADDING_ID + 1)}
-    own = words(tf_transform_output.vocabulary_file_by_name(features.VOCABULARY_NAME))
-    oov_rows = range(len(pretrained) + 1, len(pretrained) + 1 + trainer_config.oov_buckets)
-    return np.array([features.PADDING_ID, *(row_of.get(word, -1) for word in own), *oov_rows])
+    """rows_by_word for the embedding that pretraining saved in `pretrained_dir`."""
+    return rows_by_word(os.path.join(pretrained_dir, artifacts.PRETRAINED_VOCABULARY_FILE),
+                        trainer_config, tf_transform_output)
 
 
 def copy_embedding(model: keras.Model, encoder_path: str,
@@ -57,6 +67,13 @@ def copy_embedding(model: keras.Model, encoder_path: str,
     embedding.set_weights([weights])
 
 
+def _missing_words(rows: np.ndarray, trainer_config: config.TrainerConfig) -> str:
+    words = len(rows) - 1 - trainer_config.oov_buckets
+    missing = int(np.sum(rows < 0))
+    return (f"{missing:,} of this vocabulary's {words:,} words not in its own: they start fresh"
+            if missing else "every word of this vocabulary in its own")
+
+
 def start_from_pretrained(model: keras.Model, pretrained_dir: str,
                           trainer_config: config.TrainerConfig,
                           tf_transform_output: tft.TFTransformOutput) -> None:
@@ -64,8 +81,59 @@ def start_from_pretrained(model: keras.Model, pretrained_dir: str,
     how many of this vocabulary's words it lacked."""
     rows = pretrained_rows(pretrained_dir, trainer_config, tf_transform_output)
     copy_embedding(model, os.path.join(pretrained_dir, artifacts.PRETRAINED_ENCODER_FILE), rows)
-    words = len(rows) - 1 - trainer_config.oov_buckets
-    missing = int(np.sum(rows < 0))
     _log.info("starting from the pretrained embedding in %s (%s)", pretrained_dir,
-              f"{missing:,} of this vocabulary's {words:,} words not in its own: they "
-              "start fresh" if missing else "every word of this vocabulary in its own")
+              _missing_words(rows, trainer_config))
+
+
+def serving_model(serving_dir: str) -> Optional[str]:
+    """The newest pushed version under `serving_dir` that saved its weights, or None."""
+    if not tf.io.gfile.isdir(serving_dir):
+        return None
+    versions = sorted((int(v.strip("/")) for v in tf.io.gfile.listdir(serving_dir)
+                       if v.strip("/").isdigit()), reverse=True)
+    return next((os.path.join(serving_dir, str(v)) for v in versions if tf.io.gfile.exists(
+        os.path.join(serving_dir, str(v), artifacts.WARM_START_DIR, artifacts.WEIGHTS_FILE))),
+        None)
+
+
+def _saved_model_weights(saved: str, trainer_config: config.TrainerConfig) -> keras.Model:
+    """A model of this config and the saved vocabulary's size, with the saved weights."""
+    vocabulary = len(_words(os.path.join(saved, artifacts.VOCABULARY_FILE)))
+    previous = models.build(trainer_config, vocabulary + trainer_config.oov_buckets + 1)
+    with tempfile.TemporaryDirectory() as scratch:  # Keras reads local files only
+        local = os.path.join(scratch, artifacts.WEIGHTS_FILE)
+        tf.io.gfile.copy(os.path.join(saved, artifacts.WEIGHTS_FILE), local)
+        previous.load_weights(local)
+    return previous
+
+
+def start_from_serving(model: keras.Model, serving_dir: str,
+                       trainer_config: config.TrainerConfig,
+                       tf_transform_output: tft.TFTransformOutput) -> Optional[str]:
+    """Copies every weight of the model serving in `serving_dir` into `model` (the embedding's
+    rows by word); returns that model's directory, or None (logged) to train from scratch."""
+    version = serving_model(serving_dir)
+    if version is None:
+        _log.info("training from scratch: no serving model with saved weights in %s",
+                  serving_dir)
+        return None
+    saved = os.path.join(version, artifacts.WARM_START_DIR)
+    try:
+        previous = _saved_model_weights(saved, trainer_config)
+    except ValueError as e:  # another variant or other sizes
+        _log.warning("training from scratch: the serving model %s does not fit this "
+                     "configuration (%s)", version, e)
+        return None
+    for layer, source in zip(model.layers, previous.layers):
+        if layer.name != models.EMBEDDING_LAYER:
+            layer.set_weights(source.get_weights())
+    rows = rows_by_word(os.path.join(saved, artifacts.VOCABULARY_FILE), trainer_config,
+                        tf_transform_output)
+    [embedding] = previous.get_layer(models.EMBEDDING_LAYER).get_weights()
+    [own] = model.get_layer(models.EMBEDDING_LAYER).get_weights()
+    found = rows >= 0
+    own[found] = embedding[rows[found]]
+    model.get_layer(models.EMBEDDING_LAYER).set_weights([own])
+    _log.info("warm start from the serving model %s (%s)", version,
+              _missing_words(rows, trainer_config))
+    return version

@@ -1,0 +1,106 @@
+"""`imdb-lstm watch`: continuous training. Polls a landing location and runs the pipeline once per
+newly complete span, in order, never twice for the same span: ML Metadata records which span each
+run read (the SpanExampleGen's Examples), and a span counts as processed once a run on it
+finished, whatever its verdict. A run killed mid-way leaves a component RUNNING, so its span is
+run again after a restart, reusing TFX's cache and the Trainer's backup.
+"""
+import dataclasses
+import datetime
+import logging
+import os
+import signal
+import time
+from typing import List, Optional, Set
+
+from components import spans
+from pipeline import outcome
+from pipeline.config import PipelineConfig
+
+_log = logging.getLogger("pipeline")
+
+
+class Stopped(BaseException):
+    """SIGTERM arrived: abandon the run in progress (its span runs again at the next start).
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way out of a
+    pipeline run takes it for a failed run."""
+
+
+def processed_spans(config: PipelineConfig) -> Set[int]:
+    return {run.span for run in outcome.runs(config.metadata_path, config.pipeline_name)
+            if run.span is not None and run.finished}
+
+
+def pending_spans(config: PipelineConfig) -> List[int]:
+    """Complete spans no finished run has read, oldest first."""
+    done = processed_spans(config)
+    return [span for span in spans.ready_spans(config.landing) if span not in done]
+
+
+def _ready_since(config: PipelineConfig, span: int) -> Optional[float]:
+    """When the span's writer finished it (its marker's time), as a Unix time."""
+    marker = os.path.join(spans.span_dir(config.landing, span), spans.MARKER)
+    try:
+        with open(marker) as f:
+            return datetime.datetime.fromisoformat(f.read().strip()).timestamp()
+    except (OSError, ValueError):
+        return None
+
+
+def span_line(config: PipelineConfig, span: int, run: Optional[outcome.RunOutcome],
+              seconds: float, error: Optional[BaseException] = None) -> str:
+    """What one span came to, in one line; `seconds` the run took."""
+    why = f": {type(error).__name__}: {error}" if error else " (the log says why)"
+    if run is None:
+        return f"span {span}: failed before the pipeline started{why}"
+    failed = sorted(node for node, state in run.component_states.items() if state == "FAILED")
+    window = f"{run.window_spans[0]}-{run.window_spans[-1]}" if run.window_spans else "?"
+    verdict = f"stopped at {', '.join(failed)}{why}" if failed else (
+        f"test accuracy {run.metrics.get('binary_accuracy', float('nan')):.4f}, blessed "
+        f"{'yes' if run.blessed else 'no'}")
+    pushed = (f"pushed {run.pushed_version}" if run.pushed and run.new_version
+              else "serving unchanged")
+    ready = _ready_since(config, span)
+    latency = f", span to serving {time.time() - ready:.0f} s" if (
+        ready and run.pushed and run.new_version) else ""
+    return f"span {span}: window {window}, {verdict}, {pushed}, run {seconds:.0f} s{latency}"
+
+
+def run_span(config: PipelineConfig, span: int) -> str:
+    """Runs the pipeline on `span`; what it came to, in one line."""
+    from pipeline import errors, local_runner  # heavy imports only once there is work
+    error, started = None, time.monotonic()
+    try:
+        local_runner.run(dataclasses.replace(config, span=span))
+    except Exception as e:  # noqa: BLE001  (ML Metadata has the verdict, the log the traceback)
+        logging.getLogger("imdb_lstm.traceback").info("span %d failed", span, exc_info=True)
+        error = errors.explained(e)
+    run = outcome.latest_run(config.metadata_path, config.pipeline_name)
+    return span_line(config, span, run if run and run.span == span else None,
+                     time.monotonic() - started, error)
+
+
+def watch(config: PipelineConfig, once: bool = False) -> int:
+    """Processes pending spans in order; with `once`, exits when none is left. Returns the
+    number of spans processed."""
+    def stop(signum, frame):
+        raise Stopped()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    processed = 0
+    try:
+        _log.info("watching %s for spans (window %d, every %g s)", config.landing, config.window,
+                  config.poll_seconds)
+        while True:
+            for span in pending_spans(config):
+                _log.info(run_span(config, span))
+                processed += 1
+            if once:
+                _log.info("%d span(s) processed; none pending", processed)
+                return processed
+            time.sleep(config.poll_seconds)
+    except Stopped:
+        _log.warning("stopped by SIGTERM after %d span(s); a span in progress runs again at the "
+                     "next start", processed)
+        return processed
+    finally:
+        signal.signal(signal.SIGTERM, previous)

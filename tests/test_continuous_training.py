@@ -1,0 +1,118 @@
+"""Continuous training for real, on tiny generated spans: `imdb-lstm stream replay` writes them,
+`imdb-lstm watch` runs the whole pipeline once per span; what happened is read back from ML
+Metadata, the serving directory and the Trainer's run directory."""
+import gzip
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+import synthetic_imdb
+from components import spans
+from pipeline import outcome
+from pipeline_runs import BIN, FAST_TRAINING, NO_VALUE_GATES, PROJECT_ROOT, imdb_lstm, versions
+
+pytestmark = pytest.mark.e2e
+
+# Spans of a few dozen generated reviews differ by chance in everything but what a drifted span
+# changes on purpose: its labels.
+DRIFT_BOUNDS = ["--max-drift-label-balance", "0.35", "--max-drift-rating", "1",
+                "--max-drift-review-length", "1", "--max-drift-vocabulary", "1"]
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory):
+    """Spans 1-3, span 4 drifted to negative reviews only, and a span 5 still being written."""
+    root = tmp_path_factory.mktemp("stream")
+    data = synthetic_imdb.write_archive(str(root / "imdb.tar.gz"), per_folder=60)
+    landing = str(root / "landing")
+    replay = imdb_lstm("replay", "--data", data, "--landing", landing, "--spans", "4", "--drift",
+                       "4:negative", command="stream")
+    assert replay.returncode == 0, replay.stderr
+    assert "wrote span(s) [1, 2, 3, 4]" in replay.stdout
+    os.makedirs(spans.span_dir(landing, 5))
+    with gzip.open(os.path.join(spans.span_dir(landing, 5), "part-00000.jsonl.gz"), "wt") as f:
+        f.write(json.dumps({"id": "x", "review": "good", "rating": 9, "time": "2026-12-06"}))
+    return data, landing
+
+
+def watch(data, landing, output_dir, *extra, **kwargs):
+    args = ["--landing", landing, "--eval-data", data, "--output-dir", output_dir,
+            "--window", "2", *FAST_TRAINING, *NO_VALUE_GATES, *DRIFT_BOUNDS, *extra]
+    return imdb_lstm(*args, command="watch", **kwargs)
+
+
+def finished_runs(output_dir):
+    metadata_path = os.path.join(output_dir, "metadata", "imdb-lstm", "metadata.db")
+    return [r for r in outcome.runs(metadata_path, "imdb-lstm") if r.finished]
+
+
+def started_from(run):
+    with open(os.path.join(run.output_uris["ModelRun"], "start.json")) as f:
+        return json.load(f)["serving_model"]
+
+
+def test_watch_runs_each_ready_span_once_on_its_window(landing, tmp_path):
+    data, landing = landing
+    output_dir = str(tmp_path / "out")
+    process = watch(data, landing, output_dir, "--once")
+    assert process.returncode == 0, process.stderr
+    runs = finished_runs(output_dir)
+    assert [r.span for r in runs] == [1, 2, 3, 4]  # in order; span 5 has no marker
+    assert [r.window_spans for r in runs] == [[1], [1, 2], [2, 3], [3, 4]]
+    serving = os.path.join(output_dir, "serving", "imdb-lstm")
+    # Span 1 trains from scratch; later spans start from the model serving at the time.
+    assert started_from(runs[0]) is None
+    assert started_from(runs[1]) == os.path.join(serving, runs[0].pushed_version)
+    assert started_from(runs[2]) in {os.path.join(serving, v) for v in versions(serving)}
+    # The drifted span stops before anything trains on it; nothing new serves.
+    assert runs[3].component_states["DriftGate"] == "FAILED"
+    assert "Trainer" not in runs[3].component_states and not runs[3].pushed
+    assert "span 4: window 3-4, stopped at DriftGate: DataDriftError: span 4 drifted from " \
+           "span 3" in process.stderr
+    assert "label_balance" in process.stderr
+    # Nothing left to do: a second pass runs nothing.
+    again = watch(data, landing, output_dir, "--once")
+    assert again.returncode == 0 and "0 span(s) processed; none pending" in again.stderr
+    assert len(finished_runs(output_dir)) == 4
+
+
+def test_a_span_killed_mid_run_is_run_again_after_a_restart(landing, tmp_path):
+    data, landing = landing
+    output_dir = str(tmp_path / "out")
+    command = [os.path.join(BIN, "imdb-lstm"), "watch", "--landing", landing, "--eval-data",
+               data, "--output-dir", output_dir, "--window", "2", *FAST_TRAINING,
+               *NO_VALUE_GATES, *DRIFT_BOUNDS, "--poll-seconds", "1"]
+    watcher = subprocess.Popen(command, cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    seen = []
+    for line in watcher.stderr:  # kill it once span 2's Trainer is at work
+        seen.append(line)
+        if "span 1:" in "".join(seen) and "[Trainer] running" in line:
+            os.killpg(watcher.pid, signal.SIGKILL)
+            break
+    watcher.wait(timeout=60)
+    assert [r.span for r in finished_runs(output_dir)] == [1], "".join(seen)
+    process = watch(data, landing, output_dir, "--once")
+    assert process.returncode == 0, process.stderr
+    assert [r.span for r in finished_runs(output_dir)] == [1, 2, 3, 4]
+    assert "span 1:" not in process.stderr and "span 2: window 1-2" in process.stderr
+
+
+def test_watch_stops_cleanly_on_sigterm(tmp_path):
+    empty = str(tmp_path / "landing")
+    os.makedirs(empty)
+    watcher = subprocess.Popen(
+        [os.path.join(BIN, "imdb-lstm"), "watch", "--landing", empty, "--output-dir",
+         str(tmp_path / "out"), "--poll-seconds", "1"],
+        cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True)
+    for line in watcher.stderr:
+        if "watching" in line:
+            break
+    time.sleep(1)
+    watcher.send_signal(signal.SIGTERM)
+    assert watcher.wait(timeout=30) == 0
+    assert "stopped by SIGTERM after 0 span(s)" in watcher.stderr.read()
