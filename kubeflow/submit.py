@@ -83,6 +83,11 @@ def connect(host: str, token: Optional[str] = None, sa_token_path: Optional[str]
                           f"{type(e).__name__}: {e}") from e
 
 
+def _rejected(host: str, what: str, error: kfp_server_api.exceptions.ApiException) -> SubmitError:
+    return SubmitError(f"Kubeflow Pipelines at {host} rejected the {what}: HTTP {error.status} "
+                       f"{error.reason}: {(error.body or '').strip()}")
+
+
 def submit(package_path: str, host: str, experiment: Optional[str] = None,
            run_name: Optional[str] = None, namespace: Optional[str] = None, params=None,
            token: Optional[str] = None, sa_token_path: Optional[str] = None) -> Submission:
@@ -96,8 +101,7 @@ def submit(package_path: str, host: str, experiment: Optional[str] = None,
             # A package written as YAML loses the PipelineJob's root; it travels in the spec.
             pipeline_root=spec.get("defaultPipelineRoot"))
     except kfp_server_api.exceptions.ApiException as e:
-        raise SubmitError(f"Kubeflow Pipelines at {host} rejected the run: HTTP {e.status} "
-                          f"{e.reason}: {(e.body or '').strip()}") from e
+        raise _rejected(host, "run", e) from e
     run_url = f"{host.rstrip('/')}/#/runs/details/{result.run_id}"
     _log.info("submitted run %s: %s", result.run_id, run_url)
     return Submission(run_id=result.run_id, run_url=run_url, experiment=experiment)
@@ -129,8 +133,7 @@ def schedule(package_path: str, host: str, cron: str, experiment: Optional[str] 
             pipeline_package_path=package_path, params=parameters,
             pipeline_root=spec.get("defaultPipelineRoot"))
     except kfp_server_api.exceptions.ApiException as e:
-        raise SubmitError(f"Kubeflow Pipelines at {host} rejected the recurring run: HTTP "
-                          f"{e.status} {e.reason}: {(e.body or '').strip()}") from e
+        raise _rejected(host, "recurring run", e) from e
     url = f"{host.rstrip('/')}/#/recurringrun/details/{result.recurring_run_id}"
     _log.info("created recurring run %s (%s): %s", result.recurring_run_id, cron, url)
     return Submission(run_id=result.recurring_run_id, run_url=url, experiment=experiment,
