@@ -12,6 +12,8 @@ import signal
 import time
 from typing import List, Optional, Set
 
+from tfx.dsl.io import fileio
+
 from components import spans
 from pipeline import outcome
 from pipeline.config import PipelineConfig
@@ -40,7 +42,7 @@ def _ready_since(config: PipelineConfig, span: int) -> Optional[float]:
     """When the span's writer finished it (its marker's time), as a Unix time."""
     marker = os.path.join(spans.span_dir(config.landing, span), spans.MARKER)
     try:
-        with open(marker) as f:
+        with fileio.open(marker) as f:
             return datetime.datetime.fromisoformat(f.read().strip()).timestamp()
     except (OSError, ValueError):
         return None
