@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
@@ -102,17 +101,21 @@ def test_a_span_killed_mid_run_is_run_again_after_a_restart(landing, tmp_path):
     assert "span 1:" not in process.stderr and "span 2: window 1-2" in process.stderr
 
 
-def test_watch_stops_cleanly_on_sigterm(tmp_path):
-    empty = str(tmp_path / "landing")
-    os.makedirs(empty)
-    watcher = subprocess.Popen(
-        [os.path.join(BIN, "imdb-lstm"), "watch", "--landing", empty, "--output-dir",
-         str(tmp_path / "out"), "--poll-seconds", "1"],
-        cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True)
+def test_sigterm_stops_watch_mid_run_and_leaves_the_span_to_run_again(landing, tmp_path):
+    data, landing = landing
+    output_dir = str(tmp_path / "out")
+    command = [os.path.join(BIN, "imdb-lstm"), "watch", "--landing", landing, "--eval-data",
+               data, "--output-dir", output_dir, "--window", "2", *FAST_TRAINING,
+               *NO_VALUE_GATES, *DRIFT_BOUNDS]
+    watcher = subprocess.Popen(command, cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True)
     for line in watcher.stderr:
-        if "watching" in line:
+        if "[Trainer] running" in line:
+            watcher.send_signal(signal.SIGTERM)
             break
-    time.sleep(1)
-    watcher.send_signal(signal.SIGTERM)
-    assert watcher.wait(timeout=30) == 0
+    assert watcher.wait(timeout=120) == 0
     assert "stopped by SIGTERM after 0 span(s)" in watcher.stderr.read()
+    metadata_path = os.path.join(output_dir, "metadata", "imdb-lstm", "metadata.db")
+    [stopped] = outcome.runs(metadata_path, "imdb-lstm")
+    # The run on span 1 did not end, so span 1 is still to do.
+    assert stopped.span == 1 and not stopped.finished
+    assert "EvaluationReport" not in stopped.component_states
