@@ -53,17 +53,23 @@ def copy_embedding(model: keras.Model, encoder_path: str,
     """
     pretrained = keras.models.load_model(encoder_path).get_layer(
         models.EMBEDDING_LAYER).get_weights()[0]
+    _copy_rows(model, pretrained, rows, encoder_path)
+
+
+def _copy_rows(model: keras.Model, source: np.ndarray, rows: Optional[np.ndarray],
+               source_name: str) -> None:
+    """`model`'s embedding row for each token id from `source`'s row `rows[id]` (-1: kept)."""
     embedding = model.get_layer(models.EMBEDDING_LAYER)
     [weights] = embedding.get_weights()
     rows = np.arange(len(weights)) if rows is None else rows
-    if (pretrained.shape[1] != weights.shape[1] or len(rows) != len(weights)
-            or rows.max() >= len(pretrained)):
-        raise ValueError(f"{encoder_path}: the pretrained embedding ({pretrained.shape[0]} ids x "
-                         f"{pretrained.shape[1]}) does not fit {model.name!r} ({weights.shape[0]} "
+    if (source.shape[1] != weights.shape[1] or len(rows) != len(weights)
+            or rows.max() >= len(source)):
+        raise ValueError(f"{source_name}: the pretrained embedding ({source.shape[0]} ids x "
+                         f"{source.shape[1]}) does not fit {model.name!r} ({weights.shape[0]} "
                          f"ids x {weights.shape[1]}): pretrain with the same embedding_dim, "
                          f"oov_buckets and, without a vocabulary to match words by, vocab_size")
     found = rows >= 0
-    weights[found] = pretrained[rows[found]]
+    weights[found] = source[rows[found]]
     embedding.set_weights([weights])
 
 
@@ -130,10 +136,7 @@ def start_from_serving(model: keras.Model, serving_dir: str,
     rows = rows_by_word(os.path.join(saved, artifacts.VOCABULARY_FILE), trainer_config,
                         tf_transform_output)
     [embedding] = previous.get_layer(models.EMBEDDING_LAYER).get_weights()
-    [own] = model.get_layer(models.EMBEDDING_LAYER).get_weights()
-    found = rows >= 0
-    own[found] = embedding[rows[found]]
-    model.get_layer(models.EMBEDDING_LAYER).set_weights([own])
+    _copy_rows(model, embedding, rows, version)
     _log.info("warm start from the serving model %s (%s)", version,
               _missing_words(rows, trainer_config))
     return version
