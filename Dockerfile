@@ -11,6 +11,7 @@ COPY pipeline/ pipeline/
 COPY components/ components/
 COPY trainer/ trainer/
 COPY kubeflow/ kubeflow/
+COPY streaming/ streaming/
 COPY schemas/ schemas/
 
 # --no-deps keeps the base image's TFX stack as it is; then only what the project adds to it,

@@ -12,7 +12,8 @@ A landing location (a local directory or `gs://...`) holds spans numbered from 1
 corpus (trainer/features.py): >= 7 positive, <= 4 negative; 5 and 6 are counted and dropped.
 
 A span is complete only when its marker file `_READY` exists, and writers write it last: a span
-without it is never read. A complete span never changes.
+without it is never read. A complete span never changes. The marker is a JSON object: when the
+span was completed and, for spans cut from a stream, the event-time window it holds.
 """
 import dataclasses
 import datetime
@@ -21,7 +22,8 @@ import io
 import json
 import posixpath
 import re
-from typing import Iterable, Iterator, List, Optional
+import time
+from typing import Iterable, Iterator, List, Optional, Set, Tuple
 
 from tfx.dsl.io import fileio
 
@@ -47,8 +49,22 @@ class RatedReview:
     def label(self) -> Optional[int]:
         return features.label_of(self.rating)
 
+    @property
+    def event_seconds(self) -> float:
+        """`time` as a Unix time; a time without a zone is UTC."""
+        moment = datetime.datetime.fromisoformat(self.time.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+        return moment.timestamp()
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Marker:
+    completed: float  # Unix time
+    window: Optional[Tuple[float, float]] = None  # event-time [start, end), Unix times
 
 
 def span_dir(landing: str, span: int) -> str:
@@ -69,28 +85,36 @@ def ready_spans(landing: str) -> List[int]:
     return sorted(numbers)
 
 
-def parse_record(line: str, where: str) -> RatedReview:
-    """One JSON Lines record; SpanError naming `where` (file:line) and the problem."""
+def parse_object(line: str, where: str, fields: Tuple[str, ...]) -> dict:
+    """A JSON object with `fields`, its `id` a non-empty string, `review` non-empty text and
+    `time`, if there is one, ISO-8601; SpanError naming `where` (file:line) and the problem."""
     try:
         value = json.loads(line)
     except json.JSONDecodeError as e:
         raise SpanError(f"{where}: not JSON ({e.msg})") from e
     if not isinstance(value, dict):
-        raise SpanError(f"{where}: expected an object with id, review, rating, time")
-    missing = [key for key in ("id", "review", "rating", "time") if key not in value]
+        raise SpanError(f"{where}: expected an object with {', '.join(fields)}")
+    missing = [key for key in fields if key not in value]
     if missing:
         raise SpanError(f"{where}: missing {', '.join(missing)}")
     if not isinstance(value["id"], str) or not value["id"]:
         raise SpanError(f"{where}: id must be a non-empty string, got {value['id']!r}")
     if not isinstance(value["review"], str) or not value["review"].strip():
         raise SpanError(f"{where}: review must be non-empty text")
+    if "time" in value:
+        try:
+            datetime.datetime.fromisoformat(str(value["time"]).replace("Z", "+00:00"))
+        except ValueError as e:
+            raise SpanError(f"{where}: time must be ISO-8601, got {value['time']!r}") from e
+    return value
+
+
+def parse_record(line: str, where: str) -> RatedReview:
+    """One JSON Lines record of a span; SpanError naming `where` (file:line) and the problem."""
+    value = parse_object(line, where, ("id", "review", "rating", "time"))
     rating = value["rating"]
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 10:
         raise SpanError(f"{where}: rating must be an integer 1-10, got {rating!r}")
-    try:
-        datetime.datetime.fromisoformat(str(value["time"]).replace("Z", "+00:00"))
-    except ValueError as e:
-        raise SpanError(f"{where}: time must be ISO-8601, got {value['time']!r}") from e
     return RatedReview(value["id"], value["review"], rating, value["time"])
 
 
@@ -117,10 +141,29 @@ def read_file(path: str) -> Iterator[RatedReview]:
             raise SpanError(f"{path}: not a readable gzip file ({e})") from e
 
 
+def read_marker(landing: str, span: int) -> Marker:
+    """The marker of a complete span; SpanError if it has none or it is not the contract's."""
+    path = posixpath.join(span_dir(landing, span), MARKER)
+    try:
+        with fileio.open(path) as f:
+            value = json.loads(f.read())
+        window = value.get("window")
+        return Marker(float(value["completed"]), tuple(window) if window else None)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise SpanError(f"{path}: not a span marker ({type(e).__name__}: {e})") from e
+
+
+def landed_ids(landing: str) -> Set[str]:
+    """The ids of every review in the complete spans under `landing`."""
+    return {review.id for span in ready_spans(landing)
+            for path in record_files(landing, span) for review in read_file(path)}
+
+
 def write_span(landing: str, span: int, reviews: Iterable[RatedReview],
-               part: str = "part-00000") -> str:
-    """Writes a span's records, then its marker; refuses to touch a span that is already
-    complete. Returns the span's directory."""
+               part: str = "part-00000",
+               window: Optional[Tuple[float, float]] = None) -> str:
+    """Writes a span's records, then its marker (with the event-time `window` it holds, if
+    any); refuses to touch a span that is already complete. Returns the span's directory."""
     directory = span_dir(landing, span)
     marker = posixpath.join(directory, MARKER)
     if fileio.exists(marker):
@@ -132,5 +175,6 @@ def write_span(landing: str, span: int, reviews: Iterable[RatedReview],
             zipped.write((review.to_json() + "\n").encode("utf-8"))
     fileio.rename(path + ".partial", path, overwrite=True)
     with fileio.open(marker, "w") as f:
-        f.write(datetime.datetime.now(datetime.timezone.utc).isoformat() + "\n")
+        f.write(json.dumps({"completed": time.time(), "window": list(window) if window else None})
+                + "\n")
     return directory

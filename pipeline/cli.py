@@ -6,6 +6,9 @@
     imdb-lstm report --compare RUN_A RUN_B [--out FILE]
     imdb-lstm kubeflow compile --image IMAGE --data gs://.../aclImdb_v1.tar.gz --output-dir gs://...
     imdb-lstm kubeflow submit --host URL [--experiment NAME] [--param data_root=gs://...] ...
+    imdb-lstm watch --landing DIR [--eval-data PATH] [--once]   continuous training
+    imdb-lstm stream replay|feed|ingest ...                      feeds of reviews and spans
+    imdb-lstm score --input DIR|pubsub:... --output DIR [--batch]
 """
 import argparse
 import dataclasses
@@ -78,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--once", action="store_true",
                        help="process the spans ready now, then exit (for cron and tests)")
     _add_stream_parser(commands)
+    _add_score_parser(commands)
 
     report = commands.add_parser(
         "report", help="list runs, re-render a run's evaluation report, or compare two runs")
@@ -145,7 +149,7 @@ def _drift(text: str):
 
 
 def _add_stream_parser(commands) -> None:
-    stream = commands.add_parser("stream", help="feeds of review spans (components/spans.py)")
+    stream = commands.add_parser("stream", help="feeds of reviews and spans (streaming/)")
     stream_commands = stream.add_subparsers(dest="stream_command", required=True)
     replay = stream_commands.add_parser(
         "replay", help="cut the official training reviews of --data into N spans and write "
@@ -158,6 +162,53 @@ def _add_stream_parser(commands) -> None:
     replay.add_argument("--drift", type=_drift, action="append", metavar="SPAN:KIND",
                         help="make SPAN drift: 'negative' or 'short' reviews only (repeat)")
 
+    feed = stream_commands.add_parser(
+        "feed", help="drop the reviews of --data into --to as JSON Lines files, --rate a "
+                     "second: a live feed for `stream ingest` and `score`")
+    feed.add_argument("--data", required=True, help="an aclImdb source, as for `run`")
+    feed.add_argument("--to", required=True, help="the directory the files land in")
+    feed.add_argument("--rate", type=float, default=100.0, help="reviews a second (%(default)s)")
+    feed.add_argument("--split", default="train", choices=("train", "test", "unsup"))
+    feed.add_argument("--limit", type=int, help="stop after this many reviews")
+    feed.add_argument("--seconds-per-file", type=float, default=1.0)
+
+    ingest = stream_commands.add_parser(
+        "ingest", help="Beam streaming job: rated reviews arriving in --source -> spans under "
+                       "--landing, one per event-time window")
+    ingest.add_argument("--source", required=True,
+                        help="a directory of JSON Lines files, or "
+                             "pubsub:projects/P/subscriptions/S")
+    _add_beam_job_flags(ingest, ("landing", "stream_window_seconds",
+                                 "stream_allowed_lateness_seconds"))
+
+
+def _add_score_parser(commands) -> None:
+    score = commands.add_parser(
+        "score", help="Beam job: score every review arriving in --input with the model serving "
+                      "now (a newer pushed version takes over); --batch: score what is there")
+    score.add_argument("--input", required=True,
+                       help="a directory of JSON Lines files, pubsub:projects/P/subscriptions/S, "
+                            "or with --batch also an aclImdb source (see --split)")
+    score.add_argument("--output", required=True, help="the directory score files go to")
+    score.add_argument("--model-dir", help="the serving directory (default: the pipeline's, "
+                                           "OUTPUT_DIR/serving/PIPELINE_NAME)")
+    score.add_argument("--batch", action="store_true",
+                       help="score the input there now and exit, instead of following it")
+    score.add_argument("--split", choices=("train", "test", "unsup"),
+                       help="with --batch: read --input as an aclImdb source, this split")
+    _add_beam_job_flags(score, ("model_poll_seconds",))
+
+
+def _add_beam_job_flags(parser: argparse.ArgumentParser, fields) -> None:
+    parser.add_argument("--dead-letters",
+                        help="where rejected records go (default: OUTPUT_DIR/dead_letters/JOB)")
+    parser.add_argument("--config", help="YAML file of settings (see pipeline/config.py)")
+    _add_field_flags(parser, dataclasses.fields(pipeline_config.PipelineConfig),
+                     ("output_dir", "pipeline_name", "download_cache_dir") + tuple(fields))
+    parser.add_argument("--beam-arg", dest="beam_args", action="append", metavar="ARG",
+                        help="a Beam pipeline argument, e.g. --beam-arg=--runner=DataflowRunner "
+                             "(repeat; replaces the local default)")
+
 
 def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML file of settings (see pipeline/config.py)")
@@ -168,8 +219,9 @@ def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def overrides_from_args(args: argparse.Namespace) -> Dict[str, Any]:
-    overrides: Dict[str, Any] = {name: getattr(args, name) for name in _PIPELINE_FLAGS
-                                 if hasattr(args, name)}
+    overrides: Dict[str, Any] = {f.name: getattr(args, f.name)
+                                 for f in dataclasses.fields(pipeline_config.PipelineConfig)
+                                 if f.name != "trainer" and hasattr(args, f.name)}
     trainer = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainerConfig)
                if hasattr(args, f.name)}
     if trainer:
@@ -196,28 +248,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         logs.quiet_libraries()
         from kubeflow import commands as kubeflow_commands
         return kubeflow_commands.main(args, config)
-    if args.command == "stream":
-        return _replay(args, config)
+    if args.command in ("stream", "score"):
+        from streaming import commands as streaming_commands
+        return streaming_commands.main(args, config)
     if args.command == "watch":
         return _watch(config, args.once)
     return _run(config)
-
-
-def _replay(args: argparse.Namespace, config: pipeline_config.PipelineConfig) -> int:
-    logs.quiet_libraries()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    from components import span_replay, spans
-    from components.imdb_reader import IngestError
-    try:
-        written = span_replay.replay(args.data, args.landing, args.spans,
-                                     config.download_cache_dir, args.every,
-                                     dict(args.drift or []))
-    except (ValueError, IngestError) as e:  # SpanError is a ValueError
-        print(f"imdb-lstm stream replay: {e}", file=sys.stderr)
-        return 2
-    print(f"{args.landing}: wrote span(s) {written or 'none (all complete already)'}; complete: "
-          f"{spans.ready_spans(args.landing)}")
-    return 0
 
 
 def _watch(config: pipeline_config.PipelineConfig, once: bool) -> int:

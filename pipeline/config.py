@@ -60,6 +60,13 @@ class PipelineConfig:
     warm_start: bool = True
     # How often `imdb-lstm watch` looks for newly complete spans.
     poll_seconds: float = 30.0
+    # The Beam streaming jobs (streaming/): `stream ingest` cuts the feed into fixed event-time
+    # windows of stream_window_seconds and writes each as a span once the clock has passed its
+    # end plus stream_allowed_lateness_seconds; `score` looks for a newer serving model every
+    # model_poll_seconds.
+    stream_window_seconds: float = 300.0
+    stream_allowed_lateness_seconds: float = 60.0
+    model_poll_seconds: float = 10.0
     # Everything the pipeline writes goes under here, outside the source tree.
     output_dir: str = os.path.join(os.path.expanduser("~"), "imdb-lstm-tfx")
     download_cache_dir: str = DEFAULT_CACHE_DIR
@@ -89,6 +96,12 @@ class PipelineConfig:
         if self.span < 0 or self.window < 1 or self.poll_seconds <= 0:
             raise ValueError(f"span must be >= 0 (0: the newest), window >= 1 and poll_seconds "
                              f"> 0; got {self.span}, {self.window}, {self.poll_seconds}")
+        if (self.stream_window_seconds <= 0 or self.stream_allowed_lateness_seconds < 0
+                or self.model_poll_seconds <= 0):
+            raise ValueError("stream_window_seconds and model_poll_seconds must be > 0 and "
+                             "stream_allowed_lateness_seconds >= 0; got "
+                             f"{self.stream_window_seconds}, {self.model_poll_seconds}, "
+                             f"{self.stream_allowed_lateness_seconds}")
         if self.landing and self.trainer.pretrain_epochs and not self.unlabelled_data:
             raise ValueError("pretraining on spans needs unlabelled_data: spans hold rated "
                              "reviews only")

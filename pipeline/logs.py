@@ -28,6 +28,17 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
     for name in ("tensorflow", "absl", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    sys.unraisablehook = _unless_tensorflow_teardown(sys.unraisablehook)
+
+
+def _unless_tensorflow_teardown(hook):
+    """TensorFlow's functions still loaded at exit fail in __del__ once the interpreter has torn
+    down the modules they use ("Exception ignored in: AtomicFunction.__del__"), a screenful
+    after a clean finish."""
+    def unraisable(report):
+        if getattr(report.object, "__qualname__", "") != "AtomicFunction.__del__":
+            hook(report)
+    return unraisable
 
 
 _RUNNING, _FINISHED, _CACHED = ("Component %s is running.", "Component %s is finished.",

@@ -5,26 +5,15 @@ finished, whatever its verdict. A run killed mid-way leaves a component RUNNING,
 run again after a restart, reusing TFX's cache and the Trainer's backup.
 """
 import dataclasses
-import datetime
 import logging
-import os
-import signal
 import time
 from typing import List, Optional, Set
 
-from tfx.dsl.io import fileio
-
 from components import spans
-from pipeline import outcome
+from pipeline import outcome, stopping
 from pipeline.config import PipelineConfig
 
 _log = logging.getLogger("pipeline")
-
-
-class Stopped(BaseException):
-    """SIGTERM arrived: abandon the run in progress (its span runs again at the next start).
-    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way out of a
-    pipeline run takes it for a failed run."""
 
 
 def processed_spans(config: PipelineConfig) -> Set[int]:
@@ -40,11 +29,9 @@ def pending_spans(config: PipelineConfig) -> List[int]:
 
 def _ready_since(config: PipelineConfig, span: int) -> Optional[float]:
     """When the span's writer finished it (its marker's time), as a Unix time."""
-    marker = os.path.join(spans.span_dir(config.landing, span), spans.MARKER)
     try:
-        with fileio.open(marker) as f:
-            return datetime.datetime.fromisoformat(f.read().strip()).timestamp()
-    except (OSError, ValueError):
+        return spans.read_marker(config.landing, span).completed
+    except spans.SpanError:
         return None
 
 
@@ -83,26 +70,22 @@ def run_span(config: PipelineConfig, span: int) -> str:
 
 def watch(config: PipelineConfig, once: bool = False) -> int:
     """Processes pending spans in order; with `once`, exits when none is left. Returns the
-    number of spans processed."""
-    def stop(signum, frame):
-        raise Stopped()
-
-    previous = signal.signal(signal.SIGTERM, stop)
+    number of spans processed. SIGTERM abandons the run in progress: its span runs again at the
+    next start."""
     processed = 0
     try:
-        _log.info("watching %s for spans (window %d, every %g s)", config.landing, config.window,
-                  config.poll_seconds)
-        while True:
-            for span in pending_spans(config):
-                _log.info(run_span(config, span))
-                processed += 1
-            if once:
-                _log.info("%d span(s) processed; none pending", processed)
-                return processed
-            time.sleep(config.poll_seconds)
-    except Stopped:
+        with stopping.sigterm_stops():
+            _log.info("watching %s for spans (window %d, every %g s)", config.landing,
+                      config.window, config.poll_seconds)
+            while True:
+                for span in pending_spans(config):
+                    _log.info(run_span(config, span))
+                    processed += 1
+                if once:
+                    _log.info("%d span(s) processed; none pending", processed)
+                    return processed
+                time.sleep(config.poll_seconds)
+    except stopping.Stopped:
         _log.warning("stopped by SIGTERM after %d span(s); a span in progress runs again at the "
                      "next start", processed)
         return processed
-    finally:
-        signal.signal(signal.SIGTERM, previous)

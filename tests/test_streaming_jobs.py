@@ -1,0 +1,162 @@
+"""The Beam streaming jobs for real: `imdb-lstm stream ingest` and `imdb-lstm score` started in
+streaming mode on the local runner, files dropped into their input as a feed would deliver them,
+their outputs read back, and the jobs stopped with SIGTERM."""
+import datetime
+import glob
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+import serving_models
+from components import spans
+from pipeline_runs import BIN, PROJECT_ROOT
+from streaming import records
+
+pytestmark = pytest.mark.e2e
+
+
+class Job:
+    """An `imdb-lstm` command running in the background; its stderr is collected as it comes."""
+
+    def __init__(self, *args):
+        self.process = subprocess.Popen([os.path.join(BIN, "imdb-lstm"), *args],
+                                        cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self):
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+def wait_for(condition, what: str, timeout: float = 90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def drop(feed: str, records_):
+    """A feed file, written whole (streaming/records.py)."""
+    return records.write_json_lines(feed, "feed", records_)
+
+
+def rated(id_: str, review: str, rating: int = 9) -> spans.RatedReview:
+    return spans.RatedReview(id_, review, rating,
+                             datetime.datetime.now(datetime.timezone.utc).isoformat())
+
+
+def span_ids(landing: str):
+    return {span: sorted(r.id for p in spans.record_files(landing, span)
+                         for r in spans.read_file(p))
+            for span in spans.ready_spans(landing)}
+
+
+def test_ingest_writes_closed_windows_as_spans_and_a_restart_duplicates_nothing(tmp_path):
+    feed, landing, out = str(tmp_path / "feed"), str(tmp_path / "landing"), str(tmp_path / "out")
+    os.makedirs(feed)
+    ingest = ("stream", "ingest", "--source", feed, "--landing", landing, "--output-dir", out,
+              "--stream-window-seconds", "3", "--stream-allowed-lateness-seconds", "1")
+    job = Job(*ingest)
+    drop(feed, [rated("a", "Great."), rated("b", "Awful.", 2)])
+    with open(os.path.join(feed, "bad.jsonl"), "w") as f:
+        f.write('{"id": "c", "review": "No rating.", "time": "2026-12-06T10:00:00Z"}\n')
+    landed = wait_for(lambda: span_ids(landing), "the first span")
+    assert landed == {1: ["a", "b"]}
+    marker = spans.read_marker(landing, 1)
+    assert marker.window[1] - marker.window[0] == 3 and marker.completed >= marker.window[1] + 1
+    [dead] = wait_for(lambda: glob.glob(os.path.join(out, "dead_letters", "ingest", "*.jsonl")),
+                      "the dead letter")
+    with open(dead) as f:
+        assert json.load(f)["reason"] == "missing rating"
+    assert job.stop() == 0
+    assert "ingest stopped by SIGTERM" in job.log and "Traceback" not in job.log
+    assert "span 1 <- window" in job.log
+
+    restarted = Job(*ingest)  # reads the feed from the start again
+    drop(feed, [rated("d", "Fine.", 7)])
+    wait_for(lambda: 2 in span_ids(landing), "the span after the restart")
+    assert span_ids(landing) == {1: ["a", "b"], 2: ["d"]}
+    assert restarted.stop() == 0
+
+
+def scores(out: str):
+    rows = [json.loads(line) for path in glob.glob(os.path.join(out, "*.jsonl"))
+            for line in open(path)]
+    return {row["id"]: row for row in rows}, len(rows)
+
+
+def test_score_follows_the_newest_version_and_refuses_a_broken_one(tmp_path):
+    base, feed, out = str(tmp_path / "serving"), str(tmp_path / "feed"), str(tmp_path / "out")
+    os.makedirs(feed)
+    serving_models.write_version(base, 1, "good")
+    job = Job("score", "--input", feed, "--output", out, "--model-dir", base,
+              "--model-poll-seconds", "1", "--output-dir", str(tmp_path / "o"))
+    drop(feed, [rated("a", "a good film"), rated("b", "a dull film")])
+    by_id, _ = wait_for(lambda: scores(out)[1] == 2 and scores(out), "the first scores")
+    assert {(i, r["model_version"], r["label"]) for i, r in by_id.items()} == {
+        ("a", "1", "positive"), ("b", "1", "negative")}
+    assert by_id["a"]["time"] and by_id["a"]["scored_at"] >= by_id["a"]["arrived"]
+
+    serving_models.write_version(base, 2, "dull")
+    wait_for(lambda: "now serving model version 2" in job.log or _drop_probe(feed), "version 2",
+             timeout=60)
+    serving_models.write_broken_version(base, 3)
+    drop(feed, [rated("c", "a good film"), rated("d", "a dull film")])
+    wait_for(lambda: "c" in scores(out)[0] and "d" in scores(out)[0], "the later scores")
+    by_id, count = scores(out)
+    assert count == len(by_id)  # no review scored twice
+    assert {(i, by_id[i]["model_version"], by_id[i]["label"]) for i in "cd"} == {
+        ("c", "2", "negative"), ("d", "2", "positive")}
+    assert "refused model version 3" in job.log and "still serving version 2" in job.log
+    assert job.stop() == 0
+
+
+def _drop_probe(feed: str) -> bool:
+    """The serving model looks for a newer version when it scores: keep something to score."""
+    drop(feed, [rated(f"probe-{time.monotonic_ns()}", "a probe")])
+    time.sleep(1)
+    return False
+
+
+def test_score_batch_scores_what_is_there_and_exits(tmp_path):
+    base, feed, out = str(tmp_path / "serving"), str(tmp_path / "feed"), str(tmp_path / "out")
+    serving_models.write_version(base, 1, "good")
+    drop(feed, [rated(f"r{i}", "good" if i % 2 else "dull") for i in range(10)])
+    with open(os.path.join(feed, "bad.jsonl"), "w") as f:
+        f.write("not json\n")
+    process = subprocess.run(
+        [os.path.join(BIN, "imdb-lstm"), "score", "--batch", "--input", feed, "--output", out,
+         "--model-dir", base, "--output-dir", str(tmp_path / "o")],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    by_id, count = scores(out)
+    assert count == 10 and sum(r["label"] == "positive" for r in by_id.values()) == 5
+    assert "scored 10 reviews, rejected 1" in process.stderr
+
+
+def test_score_without_a_usable_model_says_so_in_one_line(tmp_path):
+    process = subprocess.run(
+        [os.path.join(BIN, "imdb-lstm"), "score", "--input", str(tmp_path), "--output",
+         str(tmp_path / "out"), "--model-dir", str(tmp_path / "none")],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert process.returncode == 1
+    assert process.stderr.strip().splitlines()[-1] == (
+        f"imdb-lstm score: {tmp_path / 'none'}: no model version loads (versions: none); push "
+        "one first")
