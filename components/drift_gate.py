@@ -46,6 +46,12 @@ class DataDriftError(RuntimeError):
     """The newest span drifted from the previous one; the message names the features."""
 
 
+def read_drift(uri: str) -> Dict:
+    """A SpanDrift artifact's drift.json: distances (None on a first span), bounds, drifted."""
+    with fileio.open(os.path.join(uri, DRIFT_FILE)) as f:
+        return json.load(f)
+
+
 def words(review: str) -> List[str]:
     text = _APOSTROPHE.sub("", _BREAK.sub(" ", review.lower()))
     return _NOT_WORD.sub(" ", text).split()

@@ -15,17 +15,18 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact, artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from components.drift_gate import SpanDrift
 from components.report import html, summary
 
 _log = logging.getLogger(__name__)
 
 REPORT_FILE = "report.html"
 SUMMARY_FILE = "summary.json"
-# Keys of the component's inputs: also the roles `imdb-lstm report` looks up in ML Metadata.
 # What the VersionedPusher records on its PushedModel, as the report reads it.
 PUSH_PROPERTIES = ("pushed", "pushed_version", "pushed_destination", "new_version")
-INPUT_KEYS = ("statistics", "anomalies", "transform_graph", "transformed_examples", "model",
-              "model_run", "evaluation", "blessing", "baseline_model", "pushed_model")
+# Keys of the component's inputs: also the roles `imdb-lstm report` looks up in ML Metadata.
+INPUT_KEYS = ("statistics", "anomalies", "drift", "transform_graph", "transformed_examples",
+              "model", "model_run", "evaluation", "blessing", "baseline_model", "pushed_model")
 
 
 class EvaluationReportArtifact(artifact.Artifact):
@@ -43,6 +44,7 @@ class EvaluationReportSpec(ComponentSpec):
     INPUTS = {
         "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
         "anomalies": ChannelParameter(type=standard_artifacts.ExampleAnomalies),
+        "drift": ChannelParameter(type=SpanDrift, optional=True),  # on spans
         "transform_graph": ChannelParameter(type=standard_artifacts.TransformGraph),
         "transformed_examples": ChannelParameter(type=standard_artifacts.Examples),
         "model": ChannelParameter(type=standard_artifacts.Model),

@@ -279,6 +279,7 @@ def evaluation_report(config: PipelineConfig, data: DataNodes, transform_outputs
         pipeline_config=config.to_dict(), code_version=code_version(), data_source=config.data,
         statistics=data.statistics_gen.outputs["statistics"],
         anomalies=data.example_validator.outputs["anomalies"],
+        **({"drift": data.drift_gate.outputs["drift"]} if data.drift_gate else {}),
         transform_graph=transform_outputs["transform_graph"],
         transformed_examples=transform_outputs["transformed_examples"],
         model=trainer_outputs["model"],

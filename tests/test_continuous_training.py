@@ -49,6 +49,11 @@ def finished_runs(output_dir):
     return [r for r in outcome.runs(metadata_path, "imdb-lstm") if r.finished]
 
 
+def report_summary(run):
+    with open(os.path.join(os.path.dirname(run.report_path), "summary.json")) as f:
+        return json.load(f)
+
+
 def started_from(run):
     with open(os.path.join(run.output_uris["ModelRun"], "start.json")) as f:
         return json.load(f)["serving_model"]
@@ -73,6 +78,14 @@ def test_watch_runs_each_ready_span_once_on_its_window(landing, tmp_path):
     assert "span 4: window 3-4, stopped at DriftGate: DataDriftError: span 4 drifted from " \
            "span 3" in process.stderr
     assert "label_balance" in process.stderr
+    # The reports show the comparison with the previous span (DRIFT_BOUNDS).
+    first, second = (report_summary(run)["drift"] for run in runs[:2])
+    assert first == {"compared": False, "features": [
+        {"feature": name, "distance": None, "bound": bound, "over": False}
+        for name, bound in (("label_balance", 0.35), ("rating", 1), ("review_length", 1),
+                            ("vocabulary", 1))]}
+    assert second["compared"] and [f["over"] for f in second["features"]] == [False] * 4
+    assert all(0 <= f["distance"] < f["bound"] for f in second["features"])
     # Nothing left to do: a second pass runs nothing.
     again = watch(data, landing, output_dir, "--once")
     assert again.returncode == 0 and "0 span(s) processed; none pending" in again.stderr

@@ -19,6 +19,7 @@ from tensorflow_model_analysis.writers import eval_config_writer
 from tfx.dsl.io import fileio
 
 from components.anomalies_gate import read_anomalies
+from components.drift_gate import read_drift
 from components.artifact_dirs import split_dirs
 from trainer import features
 from trainer.artifacts import CALIBRATION_ASSET, CONFIG_ASSET, HISTORY_FILE
@@ -46,6 +47,7 @@ class ReportInputs:
     data_source: Optional[str] = None
     statistics_uri: Optional[str] = None
     anomalies_uri: Optional[str] = None
+    drift_uri: Optional[str] = None
     transform_graph_uri: Optional[str] = None
     transformed_examples_uri: Optional[str] = None
     model_uri: Optional[str] = None
@@ -73,6 +75,7 @@ def summarize(inputs: ReportInputs) -> Dict[str, Any]:
             "config": inputs.pipeline_config,
         },
         "data": _data(inputs, trainer_config),
+        "drift": _drift(inputs.drift_uri) if inputs.drift_uri else None,
         "training": _training(inputs, trainer_config),
         "evaluation": evaluation,
         "gate": gate,
@@ -149,6 +152,17 @@ def _split_statistics(path: str) -> Dict[str, Any]:
         result["length_buckets"] = {b.label: int(b.sample_count)
                                     for b in buckets.string_stats.rank_histogram.buckets}
     return result
+
+
+def _drift(uri: str) -> Dict[str, Any]:
+    """Per feature: the newest span's distance from the previous one, its bound, and whether it
+    is over it (distances None: a first span, nothing to compare)."""
+    found = read_drift(uri)
+    distances = found["distances"] or {}
+    return {"compared": bool(distances),
+            "features": [{"feature": name, "distance": distances.get(name), "bound": bound,
+                          "over": name in distances and distances[name] > bound}
+                         for name, bound in found["bounds"].items()]}
 
 
 def _anomalies(uri: str) -> List[Dict[str, str]]:
