@@ -65,32 +65,79 @@ def write_history(run_dir: str, history: History) -> None:
         json.dump(history, f, indent=2)
 
 
+def _write_atomically(path: str, write) -> None:
+    """`write(partial_path)`, then a rename into `path`: a reader sees the old file or the new
+    one, never half of one. The partial name keeps `path`'s ending (Keras checks it)."""
+    directory, name = os.path.split(path)
+    partial = os.path.join(directory, ".partial-" + name)
+    write(partial)
+    tf.io.gfile.rename(partial, path, overwrite=True)
+
+
+def _write_json(path: str, value) -> None:
+    def write(partial):
+        with tf.io.gfile.GFile(partial, "w") as f:
+            json.dump(value, f)
+    _write_atomically(path, write)
+
+
 class EpochBackup(keras.callbacks.BackupAndRestore):
     """Keras' BackupAndRestore (weights, optimizer state and epoch after every epoch; restored at
     the start, deleted once training ends) plus the epochs' history, so a Trainer that was
     interrupted resumes where it stopped and its history.json still covers every epoch.
-    Every worker restores; only the chief writes."""
+    Every worker restores; only the chief writes.
+
+    Each file is written under another name and renamed into place (Keras overwrites in place,
+    so a kill mid-write left a backup that no later run could read). A backup that cannot be
+    read all the same is set aside with a warning and training starts over: it never blocks
+    the run."""
 
     def __init__(self, backup_dir: str, epoch_log: EpochLog, chief: bool):
-        super().__init__(backup_dir)
+        super().__init__(backup_dir, double_checkpoint=False)
         self._epoch_log = epoch_log
         self._chief = chief
 
     def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        history = os.path.join(self.backup_dir, artifacts.HISTORY_FILE)
-        if self.model._initial_epoch and tf.io.gfile.exists(history):
-            with tf.io.gfile.GFile(history) as f:
-                self._epoch_log.history = json.load(f)
+        if not self.model.optimizer.built:  # as Keras does before restoring; fit would anyway
+            self.model.optimizer.build(self.model.trainable_variables)
+        variables = self.model.weights + self.model.optimizer.variables
+        initial = [variable.numpy() for variable in variables]
+        try:
+            super().on_train_begin(logs)
+            history = os.path.join(self.backup_dir, artifacts.HISTORY_FILE)
+            if self.model._initial_epoch and tf.io.gfile.exists(history):
+                with tf.io.gfile.GFile(history) as f:
+                    self._epoch_log.history = json.load(f)
+        except Exception as e:  # noqa: BLE001  (whatever is wrong with it, train without it)
+            for variable, value in zip(variables, initial):
+                variable.assign(value)
+            self.model._initial_epoch = 0
+            self._set_aside(e)
+            return
+        if self.model._initial_epoch:
             _log.warning("resuming after epoch %d from the backup in %s",
                          self.model._initial_epoch, self.backup_dir)
+
+    def _set_aside(self, error: Exception) -> None:
+        unreadable = f"{self.backup_dir}.unreadable-{int(time.time())}"
+        if self._chief:
+            tf.io.gfile.rename(self.backup_dir, unreadable)
+        _log.warning("the backup in %s cannot be read (%s: %s); set aside as %s, training "
+                     "starts over", self.backup_dir, type(error).__name__,
+                     str(error).splitlines()[0] if str(error) else "", unreadable)
+
+    def _save_model(self):
+        tf.io.gfile.makedirs(self.backup_dir)
+        _write_atomically(self._weights_path,
+                          lambda partial: self.model.save_weights(partial, overwrite=True))
+        _write_json(self._training_metadata_path,
+                    {"epoch": self._current_epoch, "batch": self._last_batch_seen})
 
     def on_epoch_end(self, epoch, logs=None):
         if self._chief:
             super().on_epoch_end(epoch, logs)
-            with tf.io.gfile.GFile(os.path.join(self.backup_dir, artifacts.HISTORY_FILE),
-                                   "w") as f:
-                json.dump(self._epoch_log.history, f)
+            _write_json(os.path.join(self.backup_dir, artifacts.HISTORY_FILE),
+                        self._epoch_log.history)
 
     def on_train_end(self, logs=None):
         if self._chief:

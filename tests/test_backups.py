@@ -1,0 +1,74 @@
+"""The Trainer's per-epoch backups survive a kill at any moment: each file is renamed into place
+whole, and a backup that cannot be read is set aside while training starts over."""
+import os
+
+import keras
+import pytest
+import tensorflow as tf
+
+from token_reviews import VOCABULARY, dataset_fn, reviews
+from trainer import callbacks, models, training
+from trainer.config import TrainerConfig
+
+EPOCHS = 3
+TRAIN, EVALUATION = reviews(30, seed=2), reviews(13, seed=3)
+
+
+CONFIG = TrainerConfig(embedding_dim=4, lstm_units=4, dense_units=4, dropout=0.0,
+                       learning_rate=0.01, epochs=EPOCHS, early_stopping_patience=EPOCHS)
+
+
+def run_dir(run_root) -> str:
+    return str(run_root / "Trainer" / "model_run" / "1")
+
+
+def fit(run_root):
+    keras.utils.set_random_seed(1)
+    model = models.build(CONFIG, VOCABULARY)
+    return training.fit(model, tf.distribute.get_strategy(), CONFIG, EPOCHS, dataset_fn(TRAIN),
+                        dataset_fn(EVALUATION), run_dir(run_root), ["inputs"], "loss")
+
+
+class Killed(BaseException):
+    pass
+
+
+def kill_in_second_backup_write(monkeypatch, after_weights_bytes: int):
+    """The second epoch's backup dies after writing `after_weights_bytes` of the weights file."""
+    save_weights = keras.Model.save_weights
+    calls = []
+
+    def dying_save(self, filepath, overwrite=True):
+        calls.append(filepath)
+        save_weights(self, filepath, overwrite=overwrite)
+        if len(calls) == 2:
+            with open(filepath, "r+b") as f:
+                f.truncate(after_weights_bytes)
+            raise Killed()
+    monkeypatch.setattr(keras.Model, "save_weights", dying_save)
+
+
+def test_a_kill_mid_backup_leaves_the_previous_epochs_backup_to_resume_from(tmp_path,
+                                                                         monkeypatch, caplog):
+    kill_in_second_backup_write(monkeypatch, after_weights_bytes=1000)
+    with pytest.raises(Killed):
+        fit(tmp_path / "killed")
+    monkeypatch.undo()
+    history = fit(tmp_path / "killed")
+    assert "resuming after epoch 1 from the backup" in caplog.text
+    assert len(history["loss"]) == EPOCHS
+
+
+def test_an_unreadable_backup_is_set_aside_and_training_starts_over(tmp_path, caplog):
+    whole = fit(tmp_path / "whole")
+    backup = callbacks.backup_dir(run_dir(tmp_path / "damaged"), CONFIG, ["inputs"])
+    os.makedirs(backup)
+    with open(os.path.join(backup, "latest.weights.h5"), "wb") as f:
+        f.write(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)  # an HDF5 signature, then nothing
+    with open(os.path.join(backup, "training_metadata.json"), "w") as f:
+        f.write('{"epoch": 2, "batch": 0}')
+    again = fit(tmp_path / "damaged")
+    assert f"the backup in {backup} cannot be read" in caplog.text
+    assert "training starts over" in caplog.text
+    assert [name for name in os.listdir(os.path.dirname(backup)) if ".unreadable-" in name]
+    assert again["loss"] == pytest.approx(whole["loss"], rel=1e-5)  # from epoch 1, as if new
