@@ -272,10 +272,15 @@ def _run(config: pipeline_config.PipelineConfig) -> int:
     log_path = logs.setup(config.log_dir)
     log = logging.getLogger("pipeline")
     log.info("full log: %s", log_path)
-    from pipeline import errors, local_runner  # heavy imports after logging is set up
+    from pipeline import errors, local_runner, stopping  # heavy imports after logging is set up
     try:
-        with logs.output_to(log_path):
+        with logs.output_to(log_path), stopping.sigterm_stops():
             local_runner.run(config)
+    except (KeyboardInterrupt, stopping.Stopped) as e:
+        how, code = ("Ctrl-C", 130) if isinstance(e, KeyboardInterrupt) else ("SIGTERM", 143)
+        log.error("run stopped by %s; re-run the same command to resume (TFX's cache keeps the "
+                  "finished components, the Trainer's backup its last epoch)", how)
+        return code
     except Exception as e:  # noqa: BLE001  (the console gets the cause, the log the traceback)
         logging.getLogger("imdb_lstm.traceback").info("run failed", exc_info=True)
         cause = errors.explained(e)

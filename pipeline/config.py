@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
+from trainer import typed_fields
 from trainer.config import (CUSTOM_CONFIG_KEY, PRETRAINING_SETTINGS, TRANSFORM_SETTINGS,
                             WARM_START_KEY, TrainerConfig)
 
@@ -85,6 +86,9 @@ class PipelineConfig:
     trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
 
     def __post_init__(self):
+        typed_fields.check(self)
+        for name in ("output_dir", "download_cache_dir"):
+            _check_can_be_directory(name, getattr(self, name))
         if not 0 < self.holdout_percent < 100:
             raise ValueError(f"holdout_percent must be in 1..99, got {self.holdout_percent}")
         for name in ("min_accuracy", "min_auc"):
@@ -146,6 +150,8 @@ class PipelineConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "PipelineConfig":
+        if not isinstance(values, Mapping):
+            raise ValueError(f"expected a mapping of settings at the top level, got {values!r}")
         values = dict(values)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -153,6 +159,17 @@ class PipelineConfig:
             raise ValueError(f"unknown setting(s) {unknown}; known: {sorted(known)}")
         trainer = TrainerConfig.from_dict(values.pop("trainer", None) or {})
         return cls(trainer=trainer, **values)
+
+
+def _check_can_be_directory(name: str, path: str) -> None:
+    """A local path under a regular file can never be a directory: say so now, not mid-run."""
+    if "://" in path:
+        return
+    parent = os.path.abspath(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(f"{name}: {path} cannot be a directory: {parent} is a file")
 
 
 def _merge(base: Dict[str, Any], overrides: Mapping[str, Any]) -> Dict[str, Any]:
@@ -181,19 +198,41 @@ def _environment_overrides(environ: Mapping[str, str]) -> Dict[str, Any]:
     return overrides
 
 
+def _read_yaml(config_file: str) -> Dict[str, Any]:
+    try:
+        with open(config_file) as f:
+            values = yaml.safe_load(f)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        raise ValueError(f"{config_file}: not valid YAML at line {mark.line + 1}, column "
+                         f"{mark.column + 1}: {e.problem}") from e
+    except yaml.YAMLError as e:
+        raise ValueError(f"{config_file}: not valid YAML: {e}") from e
+    if values is not None and not isinstance(values, dict):
+        raise ValueError(f"{config_file}: expected a mapping of settings at the top level, got "
+                         f"a {type(values).__name__}")
+    return values or {}
+
+
 def load(config_file: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None,
          environ: Mapping[str, str] = os.environ) -> PipelineConfig:
     """Resolves the config; `overrides` (e.g. from CLI flags) nest trainer settings under
-    'trainer'."""
+    'trainer'. A file's settings are checked on their own first, so an error names the file."""
     file_values: Dict[str, Any] = {}
     config_file = config_file or environ.get(CONFIG_FILE_ENV)
     if config_file:
-        with open(config_file) as f:
-            file_values = yaml.safe_load(f) or {}
+        file_values = _read_yaml(config_file)
     per_variant = _per_variant_settings(file_values.pop(PER_VARIANT_KEY, None) or {})
     values = _merge(PipelineConfig().to_dict(), file_values)
+    if config_file:
+        try:
+            PipelineConfig.from_dict(values)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{config_file}: {e}") from e
     environment_and_flags = _merge(_environment_overrides(environ), overrides or {})
-    variant = _merge(values, environment_and_flags)["trainer"]["variant"]
+    trainer = _merge(values, environment_and_flags)["trainer"]
+    # Not a mapping: from_dict below says so.
+    variant = trainer.get("variant") if isinstance(trainer, Mapping) else None
     values = _merge(values, {"trainer": per_variant.get(variant, {})})
     return PipelineConfig.from_dict(_merge(values, environment_and_flags))
 

@@ -85,7 +85,8 @@ def watch(config: PipelineConfig, once: bool = False) -> int:
                     _log.info("%d span(s) processed; none pending", processed)
                     return processed
                 time.sleep(config.poll_seconds)
-    except stopping.Stopped:
-        _log.warning("stopped by SIGTERM after %d span(s); a span in progress runs again at the "
-                     "next start", processed)
+    except (stopping.Stopped, KeyboardInterrupt) as e:
+        _log.warning("stopped by %s after %d span(s); a span in progress runs again at the "
+                     "next start", "SIGTERM" if isinstance(e, stopping.Stopped) else "Ctrl-C",
+                     processed)
         return processed

@@ -1,5 +1,6 @@
 """The Trainer's per-epoch backups survive a kill at any moment: each file is renamed into place
 whole, and a backup that cannot be read is set aside while training starts over."""
+import dataclasses
 import os
 
 import keras
@@ -72,3 +73,16 @@ def test_an_unreadable_backup_is_set_aside_and_training_starts_over(tmp_path, ca
     assert "training starts over" in caplog.text
     assert [name for name in os.listdir(os.path.dirname(backup)) if ".unreadable-" in name]
     assert again["loss"] == pytest.approx(whole["loss"], rel=1e-5)  # from epoch 1, as if new
+
+
+def test_training_that_diverges_stops_before_the_epoch_is_backed_up(tmp_path):
+    diverging = dataclasses.replace(CONFIG, learning_rate=1e38, clipnorm=None)
+    keras.utils.set_random_seed(1)
+    model = models.build(diverging, VOCABULARY)
+    with pytest.raises(callbacks.TrainingDiverged,
+                       match=r"^training diverged: loss is nan after epoch 1; lower "
+                             r"trainer.learning_rate \(1e\+38\) or set trainer.clipnorm$"):
+        training.fit(model, tf.distribute.get_strategy(), diverging, EPOCHS, dataset_fn(TRAIN),
+                     dataset_fn(EVALUATION), run_dir(tmp_path), ["inputs"], "loss")
+    backup = callbacks.backup_dir(run_dir(tmp_path), diverging, ["inputs"])
+    assert not os.path.exists(os.path.join(backup, "latest.weights.h5"))

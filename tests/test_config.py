@@ -111,7 +111,18 @@ def test_outputs_default_outside_the_source_tree():
      "pretrained_model and trainer.pretrain_epochs exclude each other"),
     ({"trainer": {"shuffle_buffer": 0}}, "shuffle_buffer must be >= 1"),
     ({"trainer": {"early_stopping_metric": "auc"}}, "early_stopping_metric must be one of"),
-    ({"trainer": {"calibrate_threshold": "off"}}, "calibrate_threshold must be true or false"),
+    ({"trainer": {"calibrate_threshold": "off"}},
+     "^trainer.calibrate_threshold: expected true or false, got 'off'$"),
+    ({"trainer": {"batch_size": "five"}}, "^trainer.batch_size: expected an integer, got 'five'$"),
+    ({"trainer": {"batch_size": 2.5}}, "^trainer.batch_size: expected an integer, got 2.5$"),
+    ({"trainer": {"learning_rate": float("nan")}},
+     "^trainer.learning_rate: expected a finite number, got nan$"),
+    ({"trainer": {"clipnorm": "high"}},
+     "^trainer.clipnorm: expected a finite number or null, got 'high'$"),
+    ({"min_auc": float("inf")}, "^min_auc: expected a finite number, got inf$"),
+    ({"beam_pipeline_args": "--runner=DirectRunner"},
+     "^beam_pipeline_args: expected a list of text, got '--runner=DirectRunner'$"),
+    ({"trainer": [1, 2]}, r"^trainer: expected a mapping of settings, got \[1, 2\]$"),
     ({"trainer": {"weight_averaging": 1.0}}, r"weight_averaging must be in \(0, 1\) or null"),
 ])
 def test_bad_settings_are_rejected_by_name(overrides, message):
@@ -122,3 +133,24 @@ def test_bad_settings_are_rejected_by_name(overrides, message):
 def test_cli_rejects_a_bad_setting_without_running(capsys):
     assert cli.main(["run", "--dropout", "2"]) == 2
     assert "dropout must be in [0, 1)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("trainer:\n  batch_size: [1\n", "not valid YAML at line 3, column 1: expected ',' or ']'"),
+    ("- a\n- b\n", "expected a mapping of settings at the top level, got a list"),
+    ("trainer:\n  batch_size: five\n", "trainer.batch_size: expected an integer, got 'five'"),
+])
+def test_a_bad_config_file_is_one_sentence_naming_the_file(tmp_path, text, message):
+    path = tmp_path / "settings.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError) as error:
+        pipeline_config.load(str(path), environ={})
+    assert str(error.value).startswith(f"{path}: {message}")
+
+
+def test_an_output_dir_under_a_file_is_refused_before_anything_runs(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ValueError, match=f"^output_dir: {tmp_path}/a-file/runs cannot be a "
+                                         f"directory: {tmp_path}/a-file is a file$"):
+        pipeline_config.load(overrides={"output_dir": str(tmp_path / "a-file" / "runs")},
+                             environ={})

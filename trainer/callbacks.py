@@ -3,6 +3,7 @@ let an interrupted Trainer resume, and early stopping that keeps the best epoch.
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 from typing import Dict, List
@@ -63,6 +64,28 @@ def write_history(run_dir: str, history: History) -> None:
     tf.io.gfile.makedirs(run_dir)
     with tf.io.gfile.GFile(os.path.join(run_dir, artifacts.HISTORY_FILE), "w") as f:
         json.dump(history, f, indent=2)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss stopped being a number: the model's weights are lost to overflow."""
+
+
+class StopOnDivergence(keras.callbacks.Callback):
+    """Fails the Trainer at the end of an epoch whose train or eval loss is NaN or infinite, before
+    that epoch is backed up or anything exported: a NaN model would otherwise be exported and fail
+    later inside TFMA with a message about histograms."""
+
+    def __init__(self, trainer_config: config.TrainerConfig):
+        super().__init__()
+        self._learning_rate = trainer_config.learning_rate
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key in ("loss", "val_loss"):
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(float(value)):
+                raise TrainingDiverged(
+                    f"training diverged: {key} is {float(value)} after epoch {epoch + 1}; lower "
+                    f"trainer.learning_rate ({self._learning_rate:g}) or set trainer.clipnorm")
 
 
 def _write_atomically(path: str, write) -> None:

@@ -7,6 +7,8 @@ Imports nothing heavy: the CLI and the pipeline's config load it without TensorF
 import dataclasses
 from typing import Any, Dict, Mapping, Optional
 
+from trainer import typed_fields
+
 # The builders of trainer/models.py, by name (a test checks that the two agree).
 VARIANTS = ("attention", "basic", "bidirectional", "regularized", "stacked")
 # tf.distribute strategies trainer/strategy.py builds; `auto` picks by the hardware it finds.
@@ -86,6 +88,7 @@ class TrainerConfig:
     seed: int = 42
 
     def __post_init__(self):
+        typed_fields.check(self, prefix="trainer.")
         if self.variant not in VARIANTS:
             raise ValueError(f"trainer.variant must be one of {list(VARIANTS)}, "
                              f"got {self.variant!r}")
@@ -102,9 +105,6 @@ class TrainerConfig:
                      "batch_size", "epochs", "batch_length_buckets", "shuffle_buffer"):
             if getattr(self, name) < 1:
                 raise ValueError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
-        if not isinstance(self.calibrate_threshold, bool):
-            raise ValueError(f"trainer.calibrate_threshold must be true or false, "
-                             f"got {self.calibrate_threshold!r}")
         if self.pretrain_epochs < 0:
             raise ValueError(f"trainer.pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
         if self.oov_buckets < 1:
@@ -128,6 +128,8 @@ class TrainerConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "TrainerConfig":
+        if not isinstance(values, Mapping):
+            raise ValueError(f"trainer: expected a mapping of settings, got {values!r}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

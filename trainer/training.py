@@ -30,6 +30,7 @@ def fit(model: keras.Model, strategy: tf.distribute.Strategy,
     chief = strategies.is_chief(strategy)
     fit_callbacks = [
         epoch_log,  # before the backup, which stores the history including this epoch
+        callbacks.StopOnDivergence(trainer_config),  # before the backup: never back up NaNs
         # Before any swap of averaged weights: a resumed run needs the weights as trained, with
         # their averages in the optimizer's state.
         callbacks.EpochBackup(callbacks.backup_dir(run_dir, trainer_config, inputs), epoch_log,
