@@ -2,10 +2,13 @@
 ExampleGen's input_base + source pattern. URLs are downloaded once into a cache, verified."""
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 import posixpath
 import shutil
+import socket
+import tarfile
 import tempfile
 import time
 import urllib.error
@@ -25,6 +28,9 @@ KNOWN_ARCHIVES = {
                           "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"),
 }
 _CHUNK = 1 << 20
+DOWNLOAD_ATTEMPTS = 3
+# Beside a cached download: the URL, size and SHA-256 it had when it was verified.
+VERIFIED_SUFFIX = ".verified.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,8 +92,12 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def download(url: str, cache_dir: str, sha256: Optional[str] = None) -> str:
-    """Downloads `url` into `cache_dir` once; verifies size and SHA-256 (given or published)."""
+def download(url: str, cache_dir: str, sha256: Optional[str] = None,
+             attempts: int = DOWNLOAD_ATTEMPTS, timeout: float = 60.0) -> str:
+    """Downloads `url` into `cache_dir` once; verifies size, SHA-256 (given or published) and
+    that it is a gzipped tar archive. A cached copy is used only if it passes the same checks
+    (against what was verified when it was downloaded); otherwise it is fetched again. A stalled
+    download is retried, `attempts` times in all, with back-off."""
     name = posixpath.basename(urllib.parse.urlparse(url).path)
     if not name.endswith(ARCHIVE_SUFFIXES):
         raise IngestError(f"{url}: expected a URL of a .tar.gz archive")
@@ -95,48 +105,118 @@ def download(url: str, cache_dir: str, sha256: Optional[str] = None) -> str:
     expected_sha = sha256 or published_sha
     target = os.path.join(cache_dir, name)
     if os.path.exists(target):
-        if expected_sha is None or _sha256(target) == expected_sha:
+        problem = _cached_problem(target, expected_sha)
+        if problem is None:
             _log.info("using cached download %s", target)
             return target
-        _log.warning("cached %s does not match its checksum; downloading again", target)
-
+        _log.warning("cached %s %s; downloading again", target, problem)
+        os.unlink(target)
     os.makedirs(cache_dir, exist_ok=True)
+    for attempt in range(1, attempts + 1):
+        try:
+            digest = _fetch(url, target, expected_size, expected_sha, timeout)
+            break
+        except _Stalled as e:
+            if attempt == attempts:
+                raise IngestError(f"cannot download {url}: {e}, {attempts} times") from e
+            _log.warning("download of %s %s; trying again in %d s (attempt %d of %d)", url, e,
+                         2 ** attempt, attempt + 1, attempts)
+            time.sleep(2 ** attempt)
+    with open(target + VERIFIED_SUFFIX, "w") as f:
+        json.dump({"url": url, "size": os.path.getsize(target), "sha256": digest}, f)
+    if expected_sha is None:
+        _log.warning("%s has no published checksum; downloaded SHA-256 is %s (pass it as "
+                     "data_sha256 to pin it)", url, digest)
+    return target
+
+
+class _Stalled(Exception):
+    """The server stopped sending (or never started) within the time-out."""
+
+
+def _cached_problem(target: str, expected_sha: Optional[str]) -> Optional[str]:
+    """Why a cached download cannot be trusted, or None."""
+    recorded = {}
+    if os.path.exists(target + VERIFIED_SUFFIX):
+        with open(target + VERIFIED_SUFFIX) as f:
+            recorded = json.load(f)
+    expected = expected_sha or recorded.get("sha256")
+    if expected is None:
+        return "was never verified"
+    if os.path.getsize(target) != recorded.get("size", os.path.getsize(target)):
+        return f"is {os.path.getsize(target)} bytes, {recorded['size']} when downloaded"
+    if _sha256(target) != expected:
+        return "does not match its checksum"
+    return _archive_problem(target)
+
+
+def _archive_problem(path: str) -> Optional[str]:
+    """None if `path` starts as a gzipped tar archive does (its first member reads)."""
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            archive.next()
+    except (tarfile.TarError, OSError, EOFError) as e:
+        with open(path, "rb") as f:
+            start = f.read(40)
+        return f"is not a gzipped tar archive ({type(e).__name__}; it starts {start!r})"
+    return None
+
+
+def _fetch(url: str, target: str, expected_size: Optional[int], expected_sha: Optional[str],
+           timeout: float) -> str:
+    """One download attempt into `target` (renamed into place once verified); its SHA-256."""
     _log.info("downloading %s to %s", url, target)
     try:
-        response = urllib.request.urlopen(url, timeout=60)
+        response = urllib.request.urlopen(url, timeout=timeout)
+    except (TimeoutError, socket.timeout) as e:
+        raise _Stalled(f"got no answer within {timeout:g} s") from e
     except (urllib.error.URLError, OSError) as e:
+        if isinstance(getattr(e, "reason", None), (TimeoutError, socket.timeout)):
+            raise _Stalled(f"got no answer within {timeout:g} s") from e
         raise IngestError(
             f"cannot download {url} ({getattr(e, 'reason', e)}). Without network access, fetch "
             "the archive elsewhere and pass the local copy: imdb-lstm run --data "
-            f"/path/to/{name} (a .tar.gz or its extracted directory)") from e
+            f"/path/to/{posixpath.basename(target)} (a .tar.gz or its extracted directory)"
+        ) from e
     declared = response.headers.get("Content-Length")
     declared = int(declared) if declared else expected_size
-    digest, received, last_report = hashlib.sha256(), 0, time.monotonic()
-    with response, tempfile.NamedTemporaryFile(dir=cache_dir, prefix=name,
+    with response, tempfile.NamedTemporaryFile(dir=os.path.dirname(target),
+                                               prefix=os.path.basename(target),
                                                suffix=".partial", delete=False) as partial:
         try:
-            for chunk in iter(lambda: response.read(_CHUNK), b""):
-                partial.write(chunk)
-                digest.update(chunk)
-                received += len(chunk)
-                if time.monotonic() - last_report > 5:
-                    last_report = time.monotonic()
-                    total = f" of {declared / 1e6:.1f}" if declared else ""
-                    _log.info("downloaded %.1f%s MB", received / 1e6, total)
+            digest = _copy(response, partial, declared, timeout)
             problems = []
+            received = partial.tell()
             if declared is not None and received != declared:
                 problems.append(f"size {received} bytes, expected {declared}")
             if expected_size is not None and received != expected_size:
                 problems.append(f"size {received} bytes, published size {expected_size}")
-            if expected_sha is not None and digest.hexdigest() != expected_sha:
-                problems.append(f"SHA-256 {digest.hexdigest()}, expected {expected_sha}")
-            if problems:
-                raise IngestError(f"{url}: download rejected: {'; '.join(problems)}")
+            if expected_sha is not None and digest != expected_sha:
+                problems.append(f"SHA-256 {digest}, expected {expected_sha}")
+            partial.flush()
+            problem = None if problems else _archive_problem(partial.name)
+            if problems or problem:
+                raise IngestError(f"{url}: download rejected: {'; '.join(problems) or problem}")
         except BaseException:
             os.unlink(partial.name)
             raise
     shutil.move(partial.name, target)
-    if expected_sha is None:
-        _log.warning("%s has no published checksum; downloaded SHA-256 is %s (pass it as "
-                     "data_sha256 to pin it)", url, digest.hexdigest())
-    return target
+    return digest
+
+
+def _copy(response, partial, declared: Optional[int], timeout: float) -> str:
+    """Copies the response body, logging progress every 5 s; its SHA-256."""
+    digest, received, last_report = hashlib.sha256(), 0, time.monotonic()
+    try:
+        for chunk in iter(lambda: response.read(_CHUNK), b""):
+            partial.write(chunk)
+            digest.update(chunk)
+            received += len(chunk)
+            if time.monotonic() - last_report > 5:
+                last_report = time.monotonic()
+                total = f" of {declared / 1e6:.1f}" if declared else ""
+                _log.info("downloaded %.1f%s MB", received / 1e6, total)
+    except (TimeoutError, socket.timeout, ConnectionError) as e:
+        raise _Stalled(f"stalled after {received / 1e6:.1f} MB ({type(e).__name__}: no data "
+                       f"for {timeout:g} s or the connection dropped)") from e
+    return digest.hexdigest()

@@ -3,6 +3,7 @@ import hashlib
 import http.server
 import os
 import threading
+import time
 
 import pytest
 
@@ -102,3 +103,55 @@ def test_unreachable_url_says_how_to_pass_a_local_copy(tmp_path, server):
                             cache_dir=str(tmp_path / "cache"))
     assert "--data /path/to/aclImdb_v1.tar.gz" in str(error.value)
 
+
+
+def test_an_error_page_under_an_archive_name_is_rejected_and_a_fixed_server_then_works(
+        tmp_path, server):
+    srv, _ = server
+    good = (tmp_path / "served" / "imdb.tar.gz").read_bytes()
+    (tmp_path / "served" / "imdb.tar.gz").write_bytes(b"<html><body>503 Service Unavailable")
+    cache = tmp_path / "cache"
+    with pytest.raises(IngestError, match=r"imdb.tar.gz: download rejected: is not a gzipped tar "
+                                          r"archive \(ReadError; it starts b'<html><body>503"):
+        data_source.resolve(srv.url("imdb.tar.gz"), cache_dir=str(cache))
+    assert os.listdir(cache) == []
+    (tmp_path / "served" / "imdb.tar.gz").write_bytes(good)
+    source = data_source.resolve(srv.url("imdb.tar.gz"), cache_dir=str(cache))
+    assert open(source.uri, "rb").read() == good
+
+
+def test_a_cached_copy_that_fails_the_checks_is_fetched_again(tmp_path, server, caplog):
+    srv, _ = server
+    cache = tmp_path / "cache"
+    data_source.resolve(srv.url("imdb.tar.gz"), cache_dir=str(cache))
+    cached = cache / "imdb.tar.gz"
+    cached.write_bytes(cached.read_bytes()[:100])  # damaged since it was verified
+    data_source.resolve(srv.url("imdb.tar.gz"), cache_dir=str(cache))
+    size = len((tmp_path / "served" / "imdb.tar.gz").read_bytes())
+    assert f"is 100 bytes, {size} when downloaded; downloading again" in caplog.text
+    assert srv.requests == 2 and cached.read_bytes() == (
+        tmp_path / "served" / "imdb.tar.gz").read_bytes()
+
+
+def test_a_stalled_download_is_retried_then_named(tmp_path):
+    class Stalling(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"\x1f\x8b")
+            self.wfile.flush()
+            time.sleep(2)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stalling)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/imdb.tar.gz"
+    with pytest.raises(IngestError, match=f"^cannot download {url}: stalled after 0.0 MB "
+                                          r"\(.*no data for 0.3 s or the connection dropped\), "
+                                          "2 times$"):
+        data_source.download(url, str(tmp_path / "cache"), attempts=2, timeout=0.3)
+    httpd.shutdown()
+    assert os.listdir(tmp_path / "cache") == []
