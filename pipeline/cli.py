@@ -251,9 +251,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command in ("stream", "score"):
         from streaming import commands as streaming_commands
         return streaming_commands.main(args, config)
-    if args.command == "watch":
-        return _watch(config, args.once)
-    return _run(config)
+    from pipeline import run_lock
+    try:
+        with run_lock.exclusive(config):
+            return _watch(config, args.once) if args.command == "watch" else _run(config)
+    except run_lock.Busy as e:
+        print(f"imdb-lstm {args.command}: {e}", file=sys.stderr)
+        return 1
 
 
 def _watch(config: pipeline_config.PipelineConfig, once: bool) -> int:

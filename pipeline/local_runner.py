@@ -23,7 +23,7 @@ from tfx.utils import path_utils  # noqa: E402
 from components.data_source import resolve  # noqa: E402
 from components.span_example_gen import newest_span  # noqa: E402
 from pipeline import config as pipeline_config  # noqa: E402
-from pipeline import outcome  # noqa: E402
+from pipeline import outcome, run_lock  # noqa: E402
 from pipeline.pipeline import (MODULE_FILES, PRETRAINER_ID, Platform,  # noqa: E402
                                ReviewSource, SpanSource, create_pipeline)
 from trainer import artifacts  # noqa: E402
@@ -94,7 +94,8 @@ def run(config: pipeline_config.PipelineConfig):
 
 if __name__ == "__main__":
     resolved = pipeline_config.load()
-    log_path = logs.setup(resolved.log_dir)
-    print(f"full log: {log_path}", file=sys.stderr)
-    with logs.output_to(log_path):
-        run(resolved)
+    with run_lock.exclusive(resolved):
+        log_path = logs.setup(resolved.log_dir)
+        print(f"full log: {log_path}", file=sys.stderr)
+        with logs.output_to(log_path):
+            run(resolved)
