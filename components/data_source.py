@@ -1,6 +1,7 @@
 """Turns what a user passes as `--data` (a directory, a .tar.gz, or an http(s) URL) into the
 ExampleGen's input_base + source pattern. URLs are downloaded once into a cache, verified."""
 import dataclasses
+import glob
 import hashlib
 import json
 import logging
@@ -64,7 +65,18 @@ def resolve(data: str, cache_dir: str, sha256: Optional[str] = None,
         raise IngestError(f"{tree}: missing folder(s) {', '.join(missing)}; expected the "
                           "aclImdb layout {train,test}/{pos,neg}/{id}_{rating}.txt"
                           + (", train/unsup/{id}_0.txt" if unlabelled else ""))
+    if "://" not in tree:
+        _check_links(tree)
     return DataSource(root, prefix + "*/*/*.txt")
+
+
+def _check_links(tree: str) -> None:
+    """A review path that is a broken or looping symbolic link would fail deep inside TFX with an
+    empty NotFoundError; name it now."""
+    for path in glob.glob(os.path.join(tree, "*", "*", "*.txt")):
+        if os.path.islink(path) and not os.path.exists(path):
+            raise IngestError(f"{path}: a symbolic link to nothing (broken, or a loop: "
+                              f"{os.readlink(path)}); remove it or point it at a review file")
 
 
 def remote_archive(uri: str) -> DataSource:

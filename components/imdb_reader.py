@@ -205,7 +205,7 @@ def read_source(input_base: str, pattern: str, glob: Callable[[str], Iterable[st
         expected = ("train/unsup/{id}_0.txt" if unlabelled
                     else "{train,test}/{pos,neg}/{id}_{rating}.txt")
         raise IngestError(f"{source}: no reviews under {', '.join(missing)}: a folder is "
-                          f"missing (expected [aclImdb/]{expected})")
+                          f"missing or empty (expected [aclImdb/]{expected})")
     _log.info("%s: read %s", source, ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     for folder in sorted(f for f, n in without_film.items() if n and f.startswith("train/")):
         _log.warning("%s: %d of the %d reviews in %s have no line in %s (missing or short), so "

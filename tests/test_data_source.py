@@ -2,6 +2,7 @@
 import hashlib
 import http.server
 import os
+import re
 import threading
 import time
 
@@ -155,3 +156,13 @@ def test_a_stalled_download_is_retried_then_named(tmp_path):
         data_source.download(url, str(tmp_path / "cache"), attempts=2, timeout=0.3)
     httpd.shutdown()
     assert os.listdir(tmp_path / "cache") == []
+
+
+@pytest.mark.parametrize("target", ["nowhere.txt", "1_9.txt"])  # broken; a link to itself
+def test_a_review_path_that_links_to_nothing_is_named(tmp_path, target):
+    synthetic_imdb.write_tree(str(tmp_path), per_folder=2)
+    link = tmp_path / "aclImdb" / "train" / "pos" / "1_9.txt"
+    os.symlink(target, link)
+    with pytest.raises(IngestError, match="^" + re.escape(
+            f"{link}: a symbolic link to nothing (broken, or a loop: {target}); remove it")):
+        data_source.resolve(str(tmp_path), cache_dir=str(tmp_path / "cache"))

@@ -133,7 +133,7 @@ def test_non_utf8_bytes_are_replaced_and_counted(tmp_path):
 def test_missing_split_or_class_folder(tmp_path, missing):
     archive = synthetic_imdb.write_archive(str(tmp_path / "partial.tar.gz"), per_folder=2,
                                            skip=[missing])
-    with pytest.raises(IngestError, match="a folder is missing") as error:
+    with pytest.raises(IngestError, match="a folder is missing or empty") as error:
         _read_archive(archive)
     assert missing.split("/", 1)[1].rstrip("/") in str(error.value)
 
