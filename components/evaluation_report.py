@@ -62,14 +62,20 @@ def push_properties(pushed_model: artifact.Artifact) -> Dict[str, Any]:
             for name in PUSH_PROPERTIES if pushed_model.has_custom_property(name)}
 
 
+def _write_whole(path: str, text: str) -> None:
+    """Written under another name and renamed: a reader never opens half a report."""
+    partial = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".partial")
+    with fileio.open(partial, "w") as f:
+        f.write(text)
+    fileio.rename(partial, path, overwrite=True)
+
+
 def write_report(report_summary: Dict[str, Any], directory: str) -> str:
     """Writes summary.json and report.html into `directory`; returns the HTML's path."""
     fileio.makedirs(directory)
-    with fileio.open(os.path.join(directory, SUMMARY_FILE), "w") as f:
-        f.write(json.dumps(report_summary, indent=2))
+    _write_whole(os.path.join(directory, SUMMARY_FILE), json.dumps(report_summary, indent=2))
     path = os.path.join(directory, REPORT_FILE)
-    with fileio.open(path, "w") as f:
-        f.write(html.render_report(report_summary))
+    _write_whole(path, html.render_report(report_summary))
     return path
 
 

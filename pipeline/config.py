@@ -222,13 +222,13 @@ def load(config_file: Optional[str] = None, overrides: Optional[Mapping[str, Any
     config_file = config_file or environ.get(CONFIG_FILE_ENV)
     if config_file:
         file_values = _read_yaml(config_file)
-    per_variant = _per_variant_settings(file_values.pop(PER_VARIANT_KEY, None) or {})
-    values = _merge(PipelineConfig().to_dict(), file_values)
-    if config_file:
-        try:
+    try:
+        per_variant = _per_variant_settings(file_values.pop(PER_VARIANT_KEY, None) or {})
+        values = _merge(PipelineConfig().to_dict(), file_values)
+        if config_file:
             PipelineConfig.from_dict(values)
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{config_file}: {e}") from e
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{config_file}: {e}" if config_file else str(e)) from e
     environment_and_flags = _merge(_environment_overrides(environ), overrides or {})
     trainer = _merge(values, environment_and_flags)["trainer"]
     # Not a mapping: from_dict below says so.

@@ -1,0 +1,38 @@
+"""The Evaluator's gates (pipeline/evaluation.py): bounds from the config, on the whole test split
+only, accuracy also against the serving model."""
+import tensorflow_model_analysis as tfma
+
+from pipeline import config as pipeline_config
+from pipeline import evaluation
+from trainer import features
+
+
+def test_the_gates_follow_the_config_and_bound_the_whole_test_split_only():
+    config = pipeline_config.load(overrides={"min_accuracy": 0.8, "min_auc": 0.85,
+                                             "max_accuracy_regression": 0.02}, environ={})
+    eval_config = evaluation.eval_config(config)
+    metrics = {m.class_name: m for m in eval_config.metrics_specs[0].metrics}
+    [accuracy] = metrics["BinaryAccuracy"].per_slice_thresholds
+    [auc] = metrics["AUC"].per_slice_thresholds
+    for gate in (accuracy, auc):  # one slice, the whole split: one rating cannot refuse a model
+        assert list(gate.slicing_specs) == [tfma.SlicingSpec()]
+    assert accuracy.threshold.value_threshold.lower_bound.value == 0.8
+    assert accuracy.threshold.change_threshold.absolute.value == -0.02
+    assert accuracy.threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+    assert auc.threshold.value_threshold.lower_bound.value == 0.85
+    assert not auc.threshold.HasField("change_threshold")
+    gated = {name for name, m in metrics.items()
+             if m.per_slice_thresholds or m.threshold.ByteSize()}
+    assert gated == {"BinaryAccuracy", "AUC"}
+
+
+def test_the_model_is_read_as_the_pusher_ships_it_and_sliced_as_the_report_shows():
+    eval_config = evaluation.eval_config(pipeline_config.PipelineConfig())
+    [model] = eval_config.model_specs
+    assert (model.signature_name, model.label_key, model.prediction_key) == (
+        "serving_default", features.LABEL_KEY, features.PREDICTION_KEY)
+    assert [list(s.feature_keys) for s in eval_config.slicing_specs] == [[]] + [
+        [key] for key in features.EVAL_SLICE_KEYS]
+    metrics = {m.class_name: m for m in eval_config.metrics_specs[0].metrics}
+    assert f'"thresholds": [{evaluation.DECISION_THRESHOLD}]' in \
+        metrics["ConfusionMatrixAtThresholds"].config
