@@ -18,8 +18,9 @@ FAST_TRAINING = ["--epochs", "1", "--vocab-size", "200", "--sequence-length", "3
 # Tiny models cannot reach the default gates; runs that should be blessed lower them.
 NO_VALUE_GATES = ["--min-accuracy", "0", "--min-auc", "0"]
 # Ten epochs of small batches learn the synthetic data (test accuracy 0.63 on its 100 test
-# reviews, 2026-12-06); the patience lets them, since early stopping on 11 eval reviews is noisy. One epoch at a tiny learning rate
-# learns nothing, so that model falls far below the first and the change threshold refuses it.
+# reviews, 2026-12-06); the patience lets them, since early stopping on 11 eval reviews is
+# noisy. One epoch at a tiny learning rate learns nothing, so that model falls far below the
+# first and the change threshold refuses it.
 GOOD_MODEL = ["--epochs", "10", "--learning-rate", "0.005", "--batch-size", "8",
               "--early-stopping-patience", "10"]
 WORSE_MODEL = ["--epochs", "1", "--learning-rate", "0.00001"]
