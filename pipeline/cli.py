@@ -277,16 +277,22 @@ def _run(config: pipeline_config.PipelineConfig) -> int:
     log = logging.getLogger("pipeline")
     log.info("full log: %s", log_path)
     from pipeline import errors, local_runner, stopping  # heavy imports after logging is set up
-    try:
-        with logs.output_to(log_path), stopping.sigterm_stops():
-            local_runner.run(config)
-    except (KeyboardInterrupt, stopping.Stopped) as e:
-        how, code = ("Ctrl-C", 130) if isinstance(e, KeyboardInterrupt) else ("SIGTERM", 143)
+
+    def farewell(stop: stopping.Stopped) -> int:
         log.error("run stopped by %s; re-run the same command to resume (TFX's cache keeps the "
-                  "finished components, the Trainer's backup its last epoch)", how)
-        return code
-    except Exception as e:  # noqa: BLE001  (the console gets the cause, the log the traceback)
-        logging.getLogger("imdb_lstm.traceback").info("run failed", exc_info=True)
+                  "finished components, the Trainer's backup its last epoch)", stop.how)
+        return stop.exit_code
+
+    try:
+        with logs.output_to(log_path), stopping.on_signals(farewell):
+            local_runner.run(config)
+    except BaseException as e:  # noqa: BLE001  (the console gets the cause, the log the traceback)
+        logging.getLogger("imdb_lstm.traceback").info("run ended", exc_info=True)
+        stop = stopping.stopped_by(e)
+        if stop:
+            return stopping.farewell_once(farewell, stop)
+        if not isinstance(e, Exception):
+            raise
         cause = errors.explained(e)
         log.error("run failed: %s: %s (full traceback in %s)", type(cause).__name__, cause,
                   log_path)

@@ -62,6 +62,8 @@ def run_span(config: PipelineConfig, span: int) -> str:
         local_runner.run(dataclasses.replace(config, span=span))
     except Exception as e:  # noqa: BLE001  (ML Metadata has the verdict, the log the traceback)
         logging.getLogger("imdb_lstm.traceback").info("span %d failed", span, exc_info=True)
+        if stopping.requested():  # a library wrapped the stop: it is still a stop
+            raise stopping.requested() from e
         error = errors.explained(e)
     run = outcome.latest_run(config.metadata_path, config.pipeline_name)
     return span_line(config, span, run if run and run.span == span else None,
@@ -70,11 +72,17 @@ def run_span(config: PipelineConfig, span: int) -> str:
 
 def watch(config: PipelineConfig, once: bool = False) -> int:
     """Processes pending spans in order; with `once`, exits when none is left. Returns the
-    number of spans processed. SIGTERM abandons the run in progress: its span runs again at the
-    next start."""
+    number of spans processed. SIGTERM or Ctrl-C abandons the run in progress: its span runs
+    again at the next start."""
     processed = 0
+
+    def farewell(stop: stopping.Stopped) -> int:
+        _log.warning("stopped by %s after %d span(s); a span in progress runs again at the next "
+                     "start", stop.how, processed)
+        return 0
+
     try:
-        with stopping.sigterm_stops():
+        with stopping.on_signals(farewell):
             _log.info("watching %s for spans (window %d, every %g s)", config.landing,
                       config.window, config.poll_seconds)
             while True:
@@ -86,7 +94,5 @@ def watch(config: PipelineConfig, once: bool = False) -> int:
                     return processed
                 time.sleep(config.poll_seconds)
     except (stopping.Stopped, KeyboardInterrupt) as e:
-        _log.warning("stopped by %s after %d span(s); a span in progress runs again at the "
-                     "next start", "SIGTERM" if isinstance(e, stopping.Stopped) else "Ctrl-C",
-                     processed)
+        stopping.farewell_once(farewell, stopping.stopped_by(e))
         return processed

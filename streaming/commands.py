@@ -111,11 +111,17 @@ def main(args: argparse.Namespace, config: PipelineConfig) -> int:
         print("imdb-lstm stream ingest: --landing is required (where the spans land)",
               file=sys.stderr)
         return 2
-    try:
-        with stopping.sigterm_stops():
-            return _COMMANDS[command](args, config)
-    except (stopping.Stopped, KeyboardInterrupt) as e:
-        what = "SIGTERM" if isinstance(e, stopping.Stopped) else "Ctrl-C"
+
+    def farewell(stop: stopping.Stopped) -> int:
         _log.warning("%s stopped by %s; run it again to go on (it reads its input again from "
-                     "the start)", command, what)
+                     "the start)", command, stop.how)
         return 0
+
+    try:
+        with stopping.on_signals(farewell):
+            return _COMMANDS[command](args, config)
+    except BaseException as e:  # noqa: BLE001  (Beam wraps what it catches)
+        stop = stopping.stopped_by(e)
+        if not stop:
+            raise
+        return stopping.farewell_once(farewell, stop)
