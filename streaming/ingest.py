@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterable, List, Set, Tuple, Union
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
-from apache_beam.transforms.userstate import BagStateSpec
+from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec
 
 from components import spans
 from streaming import records
@@ -85,6 +85,8 @@ class CutSpans(beam.DoFn):
     markers at setup, so a new worker or a restarted job knows them too."""
 
     PENDING = BagStateSpec("pending", PickleCoder())
+    # When the first pending window may close: a tick before then need not read the reviews.
+    NEXT_CLOSE = ReadModifyWriteStateSpec("next_close", PickleCoder())
 
     def __init__(self, landing: str, window_seconds: float, allowed_lateness_seconds: float):
         self._landing = landing
@@ -99,10 +101,12 @@ class CutSpans(beam.DoFn):
             if window:
                 self._landed[tuple(window)] = span
 
-    def process(self, keyed, pending=beam.DoFn.StateParam(PENDING)):
+    def process(self, keyed, pending=beam.DoFn.StateParam(PENDING),
+                next_close=beam.DoFn.StateParam(NEXT_CLOSE)):
         _, element = keyed
         if isinstance(element, records.Tick):
-            yield from self._close(element.time, pending)
+            if element.time >= (next_close.read() or float("inf")):
+                yield from self._close(element.time, pending, next_close)
             return
         window = window_of(element, self._window_seconds)
         span = self._landed.get(window)
@@ -113,8 +117,11 @@ class CutSpans(beam.DoFn):
                 f"review {element.id}", reason, element.to_json()))
         else:
             pending.add(element)
+            closes = window[1] + self._lateness
+            if closes < (next_close.read() or float("inf")):
+                next_close.write(closes)
 
-    def _close(self, now: float, pending) -> Iterable[WrittenSpan]:
+    def _close(self, now: float, pending, next_close) -> Iterable[WrittenSpan]:
         by_window: Dict[Tuple[float, float], List[spans.RatedReview]] = collections.defaultdict(
             list)
         for review in pending.read():
@@ -127,9 +134,12 @@ class CutSpans(beam.DoFn):
             if window not in self._landed:  # it is if a failed bundle is being retried
                 yield self._write(window, reviews)
         pending.clear()
+        next_close.clear()
         for reviews in by_window.values():
             for review in reviews:
                 pending.add(review)
+        if by_window:
+            next_close.write(min(end for _, end in by_window) + self._lateness)
 
     def _write(self, window: Tuple[float, float],
                reviews: List[spans.RatedReview]) -> WrittenSpan:

@@ -57,6 +57,17 @@ def test_a_window_becomes_a_span_once_the_clock_passes_its_end_plus_lateness(tmp
     assert spans.read_marker(landing, 1).window == (T0, T0 + 60)
 
 
+def test_a_window_keeps_its_lateness_while_an_earlier_one_closes(tmp_path):
+    landing = str(tmp_path / "landing")
+    events = (TestStream()
+              .add_elements([rated("a", 5), rated("b", 65)])
+              .add_elements([records.Tick(T0 + 125)])  # 0-60 closes; 60-120 has until 130
+              .add_elements([rated("c", 100)])
+              .add_elements([records.Tick(T0 + 130)]))
+    cut(landing, events, [(1, 1), (2, 2)], [])
+    assert ids_of(landing, 2) == ["b", "c"]
+
+
 def test_a_restarted_job_neither_rewrites_a_landed_window_nor_loses_an_open_one(tmp_path):
     landing = str(tmp_path / "landing")
     spans.write_span(landing, 1, [rated("a", 5)], window=(T0, T0 + 60))
