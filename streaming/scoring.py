@@ -84,7 +84,10 @@ class LogProgress(beam.DoFn):
         self._every = every_seconds
         self._latencies: List[float] = []
         self._versions: set = set()
-        self._since = time.monotonic()
+        self._since = 0.0
+
+    def setup(self):
+        self._since = time.monotonic()  # on the worker, when it starts
 
     def process(self, path_and_batch):
         _, batch = path_and_batch
@@ -99,7 +102,7 @@ class LogProgress(beam.DoFn):
 
     def _report(self):
         seconds = time.monotonic() - self._since
-        p50, p95 = (float(x) for x in _percentiles(self._latencies, (50, 95)))
+        p50, p95 = _percentiles(self._latencies, (50, 95))
         _log.info("scored %d reviews in %.0f s (%.0f/s) with model version %s; arrival to score "
                   "p50 %.2f s, p95 %.2f s", len(self._latencies), seconds,
                   len(self._latencies) / seconds, ", ".join(sorted(self._versions, key=int)),
