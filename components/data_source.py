@@ -155,8 +155,9 @@ def _cached_problem(target: str, expected_sha: Optional[str]) -> Optional[str]:
     expected = expected_sha or recorded.get("sha256")
     if expected is None:
         return "was never verified"
-    if os.path.getsize(target) != recorded.get("size", os.path.getsize(target)):
-        return f"is {os.path.getsize(target)} bytes, {recorded['size']} when downloaded"
+    size = os.path.getsize(target)
+    if "size" in recorded and size != recorded["size"]:
+        return f"is {size} bytes, {recorded['size']} when downloaded"
     if _sha256(target) != expected:
         return "does not match its checksum"
     return _archive_problem(target)
