@@ -229,3 +229,21 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(tmp_path, data):
     result = latest(output_dir, "imdb-lstm-tfx-cli")
     assert set(result.component_states.values()) == {"COMPLETE"}
     assert result.pushed and result.new_version
+
+
+def test_production_gates_refuse_a_model_below_them(data, tmp_path):
+    """The default bounds (accuracy 0.85, AUC 0.90 on the whole test split), which a model of a
+    few hundred generated reviews does not reach: refused on its values alone (no baseline)."""
+    output_dir = str(tmp_path / "out")
+    process = imdb_lstm("--data", data, "--output-dir", output_dir, *FAST_TRAINING)
+    assert process.returncode == 0, process.stderr
+    run = latest(output_dir)
+    assert run.blessed is False and not run.pushed
+    assert versions(os.path.join(output_dir, "serving", "imdb-lstm")) == []
+    with open(os.path.join(os.path.dirname(run.report_path), "summary.json")) as f:
+        gate = json.load(f)["gate"]
+    failed = {(row["metric"], row["check"], row["threshold"])
+              for row in gate["thresholds"] if row["passed"] is False}
+    assert ("binary_accuracy", "lower_bound", 0.85) in failed
+    assert run.metrics["binary_accuracy"] < 0.85
+    assert "blessed: NO (a gate failed)" in process.stderr
