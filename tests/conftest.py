@@ -29,3 +29,12 @@ def data(tmp_path_factory):
 def runs(tmp_path_factory, data):
     """The pipeline run three times into one output dir (pipeline_runs.three_runs)."""
     return pipeline_runs.three_runs(data, str(tmp_path_factory.mktemp("out")))
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    """Headless Chromium, for the e2e tests that open reports (report_browser.py)."""
+    import report_browser  # selenium, only where a report is opened
+    driver = report_browser.start_browser(str(tmp_path_factory.mktemp("chromium-profile")))
+    yield driver
+    driver.quit()

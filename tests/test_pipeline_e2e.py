@@ -16,8 +16,9 @@ import tensorflow as tf
 
 import synthetic_imdb
 from pipeline_runs import (ALL_NODES, BIN, FAST_TRAINING, NO_VALUE_GATES, PROJECT_ROOT,
-                           data_keys, imdb_lstm, input_uris, latest, metadata_path, report,
+                           imdb_lstm, input_uris, latest, metadata_path, report,
                            versions)
+from report_browser import open_page
 
 pytestmark = pytest.mark.e2e
 
@@ -182,7 +183,7 @@ def test_pretrainer_hands_the_trainer_its_embedding(tmp_path):
     assert "/Trainer/" in run.output_uris["ModelRun"] and run.pushed
 
 
-def test_anomalies_stop_the_run_before_training(tmp_path, data):
+def test_anomalies_stop_the_run_before_training(tmp_path, data, browser):
     schema = open(os.path.join(PROJECT_ROOT, "schemas", "schema.pbtxt")).read()
     strict = tmp_path / "strict_schema.pbtxt"
     strict.write_text(schema.replace("int_domain { min: 1 max: 10 }",
@@ -200,7 +201,7 @@ def test_anomalies_stop_the_run_before_training(tmp_path, data):
     page = str(tmp_path / "stopped.html")
     rendered = report(output_dir, "latest", "--out", page)
     assert rendered.returncode == 0, rendered.stderr
-    keys = data_keys(page)
+    keys, _ = open_page(browser, page, str(tmp_path / "stopped.png"))  # as a user opens it
     assert int(keys["data.anomalies"]) >= 1
     assert keys["gate.blessed"] == "No evaluation: the run stopped before the Evaluator."
     assert "] rating: " in open(page).read()  # the anomaly, named

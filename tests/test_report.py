@@ -6,49 +6,11 @@ import os
 
 import pytest
 import tensorflow_model_analysis as tfma
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-
 from pipeline import outcome
 from pipeline_runs import data_keys, metadata_path, report
+from report_browser import open_page
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    # No sandbox as root; no background networking on a machine without internet.
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--hide-scrollbars",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
-
-
-def open_page(browser, path, screenshot):
-    """Loads the file offline, screenshots the whole page; returns {data-key: text}."""
-    browser.get("file://" + path)
-    height = browser.execute_script("return document.body.scrollHeight")
-    browser.set_window_size(1280, height + 100)
-    assert browser.save_screenshot(screenshot)
-    images = browser.execute_script(
-        "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth]);")
-    assert images, "the page has no images"
-    broken = [alt for alt, complete, width in images if not (complete and width > 0)]
-    assert not broken, f"images that did not load: {broken}"
-    keys = browser.execute_script(
-        "const keys = {}; document.querySelectorAll('[data-key]').forEach("
-        "e => keys[e.dataset.key] = e.textContent); return keys;")
-    return {key: " ".join(text.split()) for key, text in keys.items()}, len(images)
-
 
 def overall(result):
     metrics = next(m for key, m in result.slicing_metrics if not key)[""][""]
