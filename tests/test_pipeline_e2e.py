@@ -16,8 +16,7 @@ import tensorflow as tf
 
 import synthetic_imdb
 from pipeline_runs import (ALL_NODES, BIN, FAST_TRAINING, NO_VALUE_GATES, PROJECT_ROOT,
-                           imdb_lstm, input_uris, latest, metadata_path, report,
-                           versions)
+                           imdb_lstm, input_uris, latest, metadata_path, report, versions)
 from report_browser import open_page
 
 pytestmark = pytest.mark.e2e
