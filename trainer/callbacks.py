@@ -6,7 +6,7 @@ import logging
 import math
 import os
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import keras
 import tensorflow as tf
@@ -62,8 +62,7 @@ class EpochLog(keras.callbacks.Callback):
 
 def write_history(run_dir: str, history: History) -> None:
     tf.io.gfile.makedirs(run_dir)
-    with tf.io.gfile.GFile(os.path.join(run_dir, artifacts.HISTORY_FILE), "w") as f:
-        json.dump(history, f, indent=2)
+    _write_json(os.path.join(run_dir, artifacts.HISTORY_FILE), history, indent=2)
 
 
 class TrainingDiverged(RuntimeError):
@@ -97,10 +96,10 @@ def _write_atomically(path: str, write) -> None:
     tf.io.gfile.rename(partial, path, overwrite=True)
 
 
-def _write_json(path: str, value) -> None:
+def _write_json(path: str, value, indent: Optional[int] = None) -> None:
     def write(partial):
         with tf.io.gfile.GFile(partial, "w") as f:
-            json.dump(value, f)
+            json.dump(value, f, indent=indent)
     _write_atomically(path, write)
 
 
