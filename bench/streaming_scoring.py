@@ -26,6 +26,7 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
 from streaming import feed, records  # noqa: E402
+from streaming.scoring import percentiles  # noqa: E402
 
 
 def plain_loop(model_path: str, reviews, batch_size: int = 256) -> float:
@@ -68,11 +69,6 @@ def wait_scored(out: str, count: int, timeout: float = 600):
     raise SystemExit(f"only {len(read_scores(out))} of {count} reviews scored in {timeout} s")
 
 
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
-
-
 def push(source: str, base: str, version: int) -> float:
     shutil.copytree(source, os.path.join(base, f"{version}.incomplete"))
     os.rename(os.path.join(base, f"{version}.incomplete"), os.path.join(base, str(version)))
@@ -109,12 +105,13 @@ def main():
                     os.path.join(args.model_dir, new), serving, 2)))
     live = wait_scored(out, sent)
     latencies = [r["scored_at"] - r["arrived"] for r in live]
+    p50, p95 = percentiles(latencies, (50, 95))
     switched = min(r["scored_at"] for r in live if r["model_version"] == "2")
     print(f"live feed: {sent} reviews at {args.rate:.0f}/s offered, "
           f"{sent / (max(r['scored_at'] for r in live) - min(r['arrived'] for r in live)):.0f}/s "
-          f"scored; landing to score p50 {percentile(latencies, 50):.2f} s, p95 "
-          f"{percentile(latencies, 95):.2f} s, max {max(latencies):.2f} s; version 2 pushed "
-          f"mid-stream first scored {switched - pushed['at']:.1f} s after the push", flush=True)
+          f"scored; landing to score p50 {p50:.2f} s, p95 {p95:.2f} s, max "
+          f"{max(latencies):.2f} s; version 2 pushed mid-stream first scored "
+          f"{switched - pushed['at']:.1f} s after the push", flush=True)
 
     backlog = reviews[:args.backlog]
     dropped = time.time()

@@ -9,7 +9,6 @@ import dataclasses
 import hashlib
 import datetime
 import itertools
-import json
 import logging
 import time
 from typing import Iterable, Iterator, List, Optional
@@ -29,9 +28,6 @@ class UnratedReview:
     id: str
     review: str
     time: str
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
 
 
 def reviews_of(data: str, cache_dir: str, split: str) -> Iterator[imdb_reader.Review]:

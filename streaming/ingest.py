@@ -31,7 +31,7 @@ from components import spans
 from streaming import records
 
 _log = logging.getLogger("streaming.ingest")
-DEAD = "dead"
+DEAD = records.DEAD
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,12 +50,7 @@ class ParseRatedReviews(beam.DoFn):
         if isinstance(line, records.Tick):
             yield line
             return
-        try:
-            yield spans.parse_record(line.data.decode("utf-8"), line.where)
-        except UnicodeDecodeError:
-            yield beam.pvalue.TaggedOutput(DEAD, records.DeadLetter.of(line, "not UTF-8 text"))
-        except spans.SpanError as e:
-            yield beam.pvalue.TaggedOutput(DEAD, records.DeadLetter.of(line, str(e)))
+        yield records.parsed_or_dead_letter(line, spans.parse_record)
 
 
 class SkipLanded(beam.DoFn):

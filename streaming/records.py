@@ -13,7 +13,7 @@ import logging
 import posixpath
 import time
 import uuid
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.coders import StrUtf8Coder
@@ -21,6 +21,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.transforms.userstate import SetStateSpec
 from apache_beam.utils.timestamp import Timestamp
+
+from components import spans
 
 PUBSUB_PREFIX = "pubsub:"
 FEED_SUFFIXES = (".jsonl", ".jsonl.gz")
@@ -50,8 +52,20 @@ class DeadLetter:
         return cls(line.where, reason.removeprefix(f"{line.where}: "),
                    line.data.decode("utf-8", errors="replace"))
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), ensure_ascii=False)
+
+# The tagged output of a step's dead letters.
+DEAD = "dead"
+
+
+def parsed_or_dead_letter(line: FeedLine, parse: Callable[[str, str], Any]) -> Any:
+    """`parse(text, where)` of the line, or its DeadLetter tagged DEAD when the line is not
+    UTF-8 or `parse` raises SpanError."""
+    try:
+        return parse(line.data.decode("utf-8"), line.where)
+    except UnicodeDecodeError:
+        return beam.pvalue.TaggedOutput(DEAD, DeadLetter.of(line, "not UTF-8 text"))
+    except spans.SpanError as e:
+        return beam.pvalue.TaggedOutput(DEAD, DeadLetter.of(line, str(e)))
 
 
 def is_pubsub(source: str) -> bool:
@@ -155,15 +169,16 @@ def _utc_stamp(seconds: Optional[float] = None) -> str:
 
 
 def write_json_lines(directory: str, prefix: str, records: Any) -> str:
-    """Writes `records` (each with to_json()) as one new file under `directory`, whole or not at
-    all; returns its path."""
+    """Writes `records` (dataclasses, a JSON object a line) as one new file under `directory`,
+    whole or not at all; returns its path."""
     path = posixpath.join(directory, f"{prefix}-{_utc_stamp()}-{uuid.uuid4().hex[:8]}.jsonl")
     partial = posixpath.join(directory, "." + posixpath.basename(path) + ".partial")
     if not FileSystems.exists(directory):
         FileSystems.mkdirs(directory)
     with FileSystems.create(partial) as f:
         for record in records:
-            f.write((record.to_json() + "\n").encode("utf-8"))
+            line = json.dumps(dataclasses.asdict(record), ensure_ascii=False)
+            f.write((line + "\n").encode("utf-8"))
     FileSystems.rename([partial], [path])
     return path
 
@@ -178,7 +193,7 @@ class _WriteBatch(beam.DoFn):
 
 
 class WriteJsonLines(beam.PTransform):
-    """Elements with to_json() -> JSON Lines files `PREFIX-<UTC time>-<random>.jsonl` under
+    """Dataclasses -> JSON Lines files `PREFIX-<UTC time>-<random>.jsonl` under
     `directory`, a file per batch of at most `max_batch`; outputs (path, batch) per file."""
 
     def __init__(self, directory: str, prefix: str, max_batch: int = 10_000):

@@ -24,7 +24,7 @@ from streaming import feed, records
 from streaming.serving_model import ServingModelHandler
 
 _log = logging.getLogger("streaming.scoring")
-DEAD = "dead"
+DEAD = records.DEAD
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,9 +45,6 @@ class Score:
     arrived: float
     scored_at: float
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
-
 
 def _iso(seconds: float) -> str:
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat()
@@ -57,15 +54,11 @@ class ParseReviews(beam.DoFn):
     """FeedLine -> ScoringRequest, or a DeadLetter (tag DEAD) naming the line and the problem."""
 
     def process(self, line: records.FeedLine):
-        try:
-            value = spans.parse_object(line.data.decode("utf-8"), line.where, ("id", "review"))
-        except UnicodeDecodeError:
-            yield beam.pvalue.TaggedOutput(DEAD, records.DeadLetter.of(line, "not UTF-8 text"))
-        except spans.SpanError as e:
-            yield beam.pvalue.TaggedOutput(DEAD, records.DeadLetter.of(line, str(e)))
-        else:
-            yield ScoringRequest(value["id"], value["review"],
-                                 value.get("time") or _iso(line.arrived), line.arrived)
+        def request(text: str, where: str) -> ScoringRequest:
+            value = spans.parse_object(text, where, ("id", "review"))
+            return ScoringRequest(value["id"], value["review"],
+                                  value.get("time") or _iso(line.arrived), line.arrived)
+        yield records.parsed_or_dead_letter(line, request)
 
 
 def to_score(result: PredictionResult) -> Score:
@@ -102,7 +95,7 @@ class LogProgress(beam.DoFn):
 
     def _report(self):
         seconds = time.monotonic() - self._since
-        p50, p95 = _percentiles(self._latencies, (50, 95))
+        p50, p95 = percentiles(self._latencies, (50, 95))
         _log.info("scored %d reviews in %.0f s (%.0f/s) with model version %s; arrival to score "
                   "p50 %.2f s, p95 %.2f s", len(self._latencies), seconds,
                   len(self._latencies) / seconds, ", ".join(sorted(self._versions, key=int)),
@@ -110,7 +103,8 @@ class LogProgress(beam.DoFn):
         self._latencies, self._versions, self._since = [], set(), time.monotonic()
 
 
-def _percentiles(values: List[float], qs) -> List[float]:
+def percentiles(values: List[float], qs) -> List[float]:
+    """The `qs` percentiles of `values` (nearest rank)."""
     ordered = sorted(values)
     return [ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] for q in qs]
 
