@@ -20,6 +20,8 @@ def main():
     parser.add_argument("--crash-after-epoch", type=int, default=0,
                         help="exit abruptly once this epoch's backup is written")
     parser.add_argument("--weight-averaging", type=float)
+    parser.add_argument("--record-steps", help="pickle every replica's weights after each step "
+                                               "here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
@@ -39,6 +41,8 @@ def main():
             if epoch + 1 == args.crash_after_epoch:
                 os._exit(75)
         callbacks.EpochBackup.on_epoch_end = crash_after_backup
+    if args.record_steps:
+        _record_steps(args.record_steps)
     trainer_config = config.TrainerConfig(
         strategy=args.strategy, epochs=args.epochs, early_stopping_patience=args.epochs,
         batch_size=8, vocab_size=50, sequence_length=16, embedding_dim=8, lstm_units=4,
@@ -47,6 +51,32 @@ def main():
                    glob.glob(os.path.join(args.data, "train*.gz")),
                    glob.glob(os.path.join(args.data, "eval*.gz")),
                    args.serving_dir, args.run_dir)
+
+
+def _record_steps(path):
+    """Writes each replica's trainable weights after every training step to `path` (a list of
+    steps, each a list of variables, each a list of replicas' values) when training ends."""
+    import pickle
+
+    import keras
+
+    from trainer import callbacks
+
+    class StepWeights(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.steps = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps.append([[replica.numpy() for replica in variable.value.values]
+                               for variable in self.model.trainable_variables])
+
+        def on_train_end(self, logs=None):
+            with open(path, "wb") as f:
+                pickle.dump(self.steps, f)
+
+    keep_best_epoch = callbacks.keep_best_epoch
+    callbacks.keep_best_epoch = lambda *args: [StepWeights(), *keep_best_epoch(*args)]
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@ before TensorFlow starts)."""
 import glob
 import json
 import os
+import pickle
 import re
 import socket
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -69,6 +71,59 @@ def test_mirrored_over_two_logical_cpus_trains_and_saves(prepared, weights):
     assert calibrated["eval_reviews"] == 7 and calibrated["decision_threshold"] == 0.5
     assert "decision threshold kept at 0.5: 7 eval reviews" in process.stderr
     assert os.listdir(os.path.join(run, "tensorboard"))
+
+
+def _moving_averages(steps, momentum):
+    """Keras' update after every step, computed here: the first step's weights, then
+    momentum x average + (1 - momentum) x weights."""
+    averages = [steps[0]]
+    for weights in steps[1:]:
+        averages.append([momentum * average + (1 - momentum) * weight
+                         for average, weight in zip(averages[-1], weights)])
+    return averages
+
+
+def _kept_weights(prepared, serving):
+    """The weights the export keeps for the next run's warm start, as a model of this size."""
+    from trainer import artifacts, models
+    stored = config.TrainerConfig.from_dict(json.load(open(
+        os.path.join(serving, "assets.extra", "trainer_config.json"))))
+    saved = os.path.join(serving, artifacts.WARM_START_DIR)
+    words = open(os.path.join(saved, artifacts.VOCABULARY_FILE)).read().splitlines()
+    model = models.build(stored, len(words) + stored.oov_buckets + 1)
+    model.load_weights(os.path.join(saved, artifacts.WEIGHTS_FILE))
+    return [variable.numpy() for variable in model.trainable_variables]
+
+
+def _same(weights, others):
+    return all(np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(weights, others))
+
+
+@pytest.mark.e2e  # a training job in subprocesses
+def test_mirrored_over_two_replicas_keeps_the_averaged_weights_of_the_best_epoch(prepared):
+    record = os.path.join(prepared, "mirrored_steps.pkl")
+    command, serving, run = _worker(prepared, "mirrored_kept", "--strategy", "mirrored",
+                                    "--logical-cpus", "2", "--epochs", "3",
+                                    "--weight-averaging", "0.9", "--record-steps", record)
+    process = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert process.returncode == 0, process.stderr
+    with open(record, "rb") as f:
+        steps = pickle.load(f)
+    # Both replicas hold the same weights after every step; the first replica's stand for both.
+    for step in steps:
+        for replicas in step:
+            assert len(replicas) == 2 and np.array_equal(replicas[0], replicas[1])
+    trained = [[replicas[0] for replicas in step] for step in steps]
+    averaged = _moving_averages(trained, 0.9)
+    history = json.load(open(os.path.join(run, "history.json")))
+    steps_per_epoch = len(steps) // len(history["loss"])
+    assert steps_per_epoch * len(history["loss"]) == len(steps) == 9  # 33 reviews, batches of 16
+    epoch_ends = range(steps_per_epoch - 1, len(steps), steps_per_epoch)
+    kept = _kept_weights(prepared, serving)
+    assert not any(_same(kept, trained[end]) for end in epoch_ends)
+    [kept_epoch] = [epoch for epoch, end in enumerate(epoch_ends) if _same(kept, averaged[end])]
+    assert history["val_accuracy"][kept_epoch] == max(history["val_accuracy"])
 
 
 CRASHED = 75  # strategy_worker's exit status when told to crash

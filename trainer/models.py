@@ -56,7 +56,7 @@ def build(trainer_config: TrainerConfig, vocabulary_size: int) -> keras.Model:
     model.compile(
         optimizer=keras.optimizers.Adam(
             learning_rate=trainer_config.learning_rate, clipnorm=trainer_config.clipnorm,
-            # The optimizer keeps the averages; training.keep_best_epoch swaps them in.
+            # The optimizer keeps the averages; callbacks.keep_best_epoch swaps them in.
             use_ema=trainer_config.weight_averaging is not None,
             ema_momentum=trainer_config.weight_averaging or 0.99),
         loss="binary_crossentropy",
