@@ -12,6 +12,7 @@ COPY components/ components/
 COPY trainer/ trainer/
 COPY kubeflow/ kubeflow/
 COPY streaming/ streaming/
+COPY imdb_lstm/ imdb_lstm/
 COPY schemas/ schemas/
 
 # --no-deps keeps the base image's TFX stack as it is; then only what the project adds to it,

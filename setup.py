@@ -8,7 +8,7 @@ setuptools.setup(
     python_requires=">=3.10,<3.11",
     packages=setuptools.find_packages(include=["pipeline", "pipeline.*", "components", "components.*",
                                                "trainer", "trainer.*", "kubeflow", "kubeflow.*",
-                                               "streaming", "streaming.*"]),
+                                               "streaming", "streaming.*", "imdb_lstm"]),
     install_requires=["tfx[kfp]==1.16.0", "dill", "PyYAML", "Jinja2", "matplotlib"],
     # selenium drives Debian's chromium + chromium-driver (scripts/install_browser.sh).
     extras_require={"test": ["pytest", "selenium"]},

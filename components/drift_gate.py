@@ -123,6 +123,9 @@ def DriftGate(examples: InputArtifact[standard_artifacts.Examples],
         found = distances(_reviews(splits[SPAN_SPLIT]), _reviews(splits[PREVIOUS_SPAN_SPLIT]),
                           vocabulary_size)
     drifted = verdict(found, bounds)
+    # TFX's local launcher creates the output directory; KFP's launcher does not (on a local or
+    # mounted pipeline root, writing into it failed: kubeflow run-local found it).
+    fileio.makedirs(drift.uri)
     with fileio.open(os.path.join(drift.uri, DRIFT_FILE), "w") as f:
         json.dump({"distances": found, "bounds": bounds, "drifted": drifted}, f, indent=2)
     if drifted:

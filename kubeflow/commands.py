@@ -1,4 +1,4 @@
-"""`imdb-lstm kubeflow compile` and `imdb-lstm kubeflow submit`."""
+"""`imdb-lstm kubeflow compile`, `submit`, `schedule` and `run-local`."""
 import argparse
 import dataclasses
 import sys
@@ -42,7 +42,25 @@ def _submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_local(args: argparse.Namespace) -> int:
+    from kubeflow import run_local, submit
+    from kubeflow.launcher import LaunchError
+    try:
+        spec = submit.load_package(args.package)
+        local = run_local.run(spec, args.work_dir, submit.parse_parameters(args.param, spec),
+                              say=lambda line: print(line, file=sys.stderr, flush=True))
+    except (submit.SubmitError, LaunchError) as e:
+        print(f"imdb-lstm kubeflow run-local: {e}", file=sys.stderr)
+        return 1
+    ran = [task for task in local.tasks if not task.cached]
+    print(f"run {local.run_id}: {len(ran)} tasks ran, {len(local.tasks) - len(ran)} cached; "
+          f"outputs under {local.pipeline_root}/{local.run_id}")
+    return 0
+
+
 def main(args: argparse.Namespace, config: PipelineConfig) -> int:
     if args.kubeflow_command == "compile":
         return _compile(args, config)
+    if args.kubeflow_command == "run-local":
+        return _run_local(args)
     return _submit(args)

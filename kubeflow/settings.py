@@ -5,9 +5,10 @@ from typing import Optional
 
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-# Where the Dockerfile puts the project in the image; the curated schema is read from there.
+# Where the Dockerfile puts the project in the image: the image's working directory, which every
+# task runs in. The curated schema is read relative to it, so the package holds no install path.
 IMAGE_PROJECT_DIR = "/opt/imdb-lstm-tfx"
-IMAGE_SCHEMA_PATH = IMAGE_PROJECT_DIR + "/schemas/schema.pbtxt"
+IMAGE_SCHEMA_PATH = "schemas/schema.pbtxt"
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 

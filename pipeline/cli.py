@@ -6,6 +6,7 @@
     imdb-lstm report --compare RUN_A RUN_B [--out FILE]
     imdb-lstm kubeflow compile --image IMAGE --data gs://.../aclImdb_v1.tar.gz --output-dir gs://...
     imdb-lstm kubeflow submit --host URL [--experiment NAME] [--param data_root=gs://...] ...
+    imdb-lstm kubeflow run-local PACKAGE --work-dir DIR [--param NAME=VALUE]  run it here
     imdb-lstm watch --landing DIR [--eval-data PATH] [--once]   continuous training
     imdb-lstm stream replay|feed|ingest ...                      feeds of reviews and spans
     imdb-lstm score --input DIR|pubsub:... --output DIR [--batch]
@@ -119,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--cron", required=True, metavar="EXPRESSION",
                           help="when to run, six cron fields with seconds first, e.g. "
                                "'0 0 * * * *' for hourly")
+    run_local = kubeflow_commands.add_parser(
+        "run-local", help="run a compiled package on this machine, each task's container "
+                          "command as KFP's launcher runs it (docs/KUBEFLOW.md)")
+    run_local.add_argument("package", help="the package `kubeflow compile` wrote")
+    run_local.add_argument("--work-dir", required=True,
+                           help="the staged image, the task logs and the cache of task outputs")
+    run_local.add_argument("--param", action="append", metavar="NAME=VALUE",
+                           help="a runtime parameter, e.g. data_root=/data/imdb (repeat)")
     return parser
 
 

@@ -276,7 +276,8 @@ def evaluation_and_push(config: PipelineConfig, platform: Platform, data: DataNo
 def evaluation_report(config: PipelineConfig, data: DataNodes, transform_outputs,
                       trainer_outputs, evaluation: EvaluationNodes) -> EvaluationReport:
     return EvaluationReport(
-        pipeline_config=config.to_dict(), code_version=code_version(), data_source=config.data,
+        pipeline_config=config.to_dict(), code_version=code_version(),
+        data_source=config.landing or config.data,
         statistics=data.statistics_gen.outputs["statistics"],
         anomalies=data.example_validator.outputs["anomalies"],
         **({"drift": data.drift_gate.outputs["drift"]} if data.drift_gate else {}),

@@ -86,6 +86,7 @@ def test_watch_runs_each_ready_span_once_on_its_window(landing, tmp_path):
                             ("vocabulary", 1))]}
     assert second["compared"] and [f["over"] for f in second["features"]] == [False] * 4
     assert all(0 <= f["distance"] < f["bound"] for f in second["features"])
+    assert report_summary(runs[0])["run"]["data_source"] == landing
     # Nothing left to do: a second pass runs nothing.
     again = watch(data, landing, output_dir, "--once")
     assert again.returncode == 0 and "0 span(s) processed; none pending" in again.stderr

@@ -94,7 +94,7 @@ def test_image_resources_beam_args_and_runtime_parameter_are_where_kfp_reads_the
     assert "--region=europe-west4" in example_gen["args"]
     schema_file = spec["root"]["dag"]["tasks"]["ImportSchemaGen"]["inputs"]["parameters"][
         "schema_file"]["runtimeValue"]["constant"]
-    assert schema_file == "/opt/imdb-lstm-tfx/schemas/schema.pbtxt"  # in the image
+    assert schema_file == "schemas/schema.pbtxt"  # in the image's working directory
     data_root = spec["root"]["inputDefinitions"]["parameters"]["data_root"]
     assert data_root == {"parameterType": "STRING", "defaultValue": "gs://imdb-bucket/data",
                          "isOptional": True}
@@ -192,7 +192,8 @@ def test_dockerfile_matches_the_installed_tfx_and_the_compiled_paths():
         dockerfile = f.read()
     assert f"FROM gcr.io/tfx-oss-public/tfx:{version.__version__}\n" in dockerfile
     assert f"WORKDIR {IMAGE_PROJECT_DIR}\n" in dockerfile
-    for folder in ("pipeline", "components", "trainer", "kubeflow", "schemas"):
+    for folder in ("pipeline", "components", "trainer", "kubeflow", "streaming", "imdb_lstm",
+                   "schemas"):
         assert f"COPY {folder}/ {folder}/" in dockerfile
 
 

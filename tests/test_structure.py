@@ -8,7 +8,7 @@ import sys
 from pipeline_runs import PROJECT_ROOT
 from trainer import config, models
 
-PACKAGES = ("pipeline", "components", "trainer", "kubeflow", "streaming")
+PACKAGES = ("pipeline", "components", "trainer", "kubeflow", "streaming", "imdb_lstm")
 
 
 def test_configuration_and_the_cli_load_without_tensorflow():
