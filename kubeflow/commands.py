@@ -45,13 +45,27 @@ def _submit(args: argparse.Namespace) -> int:
 def _run_local(args: argparse.Namespace) -> int:
     from kubeflow import run_local, submit
     from kubeflow.launcher import LaunchError
+    from pipeline import stopping
+
+    def farewell(stop: stopping.Stopped) -> int:
+        print(f"imdb-lstm kubeflow run-local: stopped by {stop.how}; the tasks that finished are "
+              f"cached in {args.work_dir}: the same command goes on from there",
+              file=sys.stderr, flush=True)
+        return stop.exit_code
+
     try:
-        spec = submit.load_package(args.package)
-        local = run_local.run(spec, args.work_dir, submit.parse_parameters(args.param, spec),
-                              say=lambda line: print(line, file=sys.stderr, flush=True))
+        with stopping.on_signals(farewell):
+            spec = submit.load_package(args.package)
+            local = run_local.run(spec, args.work_dir, submit.parse_parameters(args.param, spec),
+                                  say=lambda line: print(line, file=sys.stderr, flush=True))
     except (submit.SubmitError, LaunchError) as e:
         print(f"imdb-lstm kubeflow run-local: {e}", file=sys.stderr)
         return 1
+    except BaseException as e:  # noqa: BLE001  (the stop, or what a library made of it)
+        stop = stopping.stopped_by(e)
+        if not stop:
+            raise
+        return stopping.farewell_once(farewell, stop)
     ran = [task for task in local.tasks if not task.cached]
     print(f"run {local.run_id}: {len(ran)} tasks ran, {len(local.tasks) - len(ran)} cached; "
           f"outputs under {local.pipeline_root}/{local.run_id}")

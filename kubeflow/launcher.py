@@ -8,7 +8,7 @@ import json
 import os
 import re
 import subprocess
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List
 
 # What a finished task hands its consumers: output key -> the artifacts (RuntimeArtifact JSON).
 Artifacts = Dict[str, List[Dict[str, Any]]]
@@ -122,17 +122,11 @@ def command_line(container: Dict, given: Dict[str, Any], python: str) -> List[st
     return [python if line[0] == "python" else line[0]] + line[1:]
 
 
-def run_command(line: List[str], image: Image, log_path: str,
-                on_line: Optional[Callable[[str], None]] = None) -> None:
+def run_command(line: List[str], image: Image, log_path: str) -> None:
     """Runs one container command in the staged image; its output goes to `log_path`."""
     with open(log_path, "a") as log:
-        process = subprocess.Popen(line, cwd=image.workdir, env=image.env, text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        for text in process.stdout:
-            log.write(text)
-            if on_line:
-                on_line(text)
-        returncode = process.wait()
+        returncode = subprocess.run(line, cwd=image.workdir, env=image.env, stdout=log,
+                                    stderr=subprocess.STDOUT).returncode
     if returncode:
         raise LaunchError(f"exited with status {returncode}")
 

@@ -98,8 +98,8 @@ def _copy_into(source: str, target: str) -> None:
         shutil.copytree(source, target, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__"))
     else:
-        destination = target if not target.endswith("/") and target != "./" else \
-            os.path.join(target, os.path.basename(source))
+        destination = os.path.join(target, os.path.basename(source)) if target.endswith("/") \
+            else target
         os.makedirs(os.path.dirname(destination), exist_ok=True)
         shutil.copy2(source, destination)
 
