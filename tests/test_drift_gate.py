@@ -24,5 +24,6 @@ def test_the_first_span_passes_and_the_verdict_lands_in_a_directory_not_made_yet
 
 def test_the_verdict_names_each_distance_over_its_bound():
     bounds = {"label_balance": 0.1, "rating": 0.1}
-    assert verdict({"label_balance": 0.3, "rating": 0.05}, bounds) == ["label_balance: 0.300 > 0.100"]
+    assert verdict({"label_balance": 0.3, "rating": 0.05}, bounds) == [
+        "label_balance: 0.300 > 0.100"]
     assert verdict(None, bounds) == []

@@ -7,6 +7,7 @@ import os
 
 import pytest
 import tensorflow_model_analysis as tfma
+from components.report import html
 from pipeline import outcome
 from pipeline_runs import data_keys, input_uris, metadata_path, report
 from report_browser import open_page
@@ -78,6 +79,21 @@ def test_report_of_a_blessed_run_matches_tfma(runs, browser, tmp_path):
     with open(os.path.join(run.output_uris["ModelRun"], "history.json")) as f:
         history = json.load(f)
     assert int(keys["training.restored_epoch"]) == restored_epoch(examples, run, history)
+
+
+def test_the_report_says_fitted_only_when_the_threshold_was(runs):
+    _, run, _ = runs["first"]
+    with open(os.path.join(os.path.dirname(run.report_path), "summary.json")) as f:
+        summary = json.load(f)
+    calibrated = summary["training"]["calibration"]
+    assert not calibrated["fitted"]  # 11 eval reviews
+    kept = html.render_report(summary)
+    assert "not fitted (calibration off, or fewer than 1,000 eval reviews: 11)" in kept
+    assert "fitted by log loss" not in kept
+    calibrated.update(fitted=True, eval_reviews=1200, decision_threshold=0.3)
+    fitted = html.render_report(summary)
+    assert "0.300</span>, fitted by log loss on 1,200 eval reviews" in fitted
+    assert "not fitted" not in fitted
 
 
 def test_report_of_a_worse_model_names_the_failing_threshold(runs, browser, tmp_path):
