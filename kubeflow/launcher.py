@@ -8,7 +8,8 @@ import json
 import os
 import re
 import subprocess
-from typing import Any, Dict, List
+import time
+from typing import Any, Callable, Dict, List
 
 # What a finished task hands its consumers: output key -> the artifacts (RuntimeArtifact JSON).
 Artifacts = Dict[str, List[Dict[str, Any]]]
@@ -122,11 +123,25 @@ def command_line(container: Dict, given: Dict[str, Any], python: str) -> List[st
     return [python if line[0] == "python" else line[0]] + line[1:]
 
 
-def run_command(line: List[str], image: Image, log_path: str) -> None:
-    """Runs one container command in the staged image; its output goes to `log_path`."""
+def run_command(line: List[str], image: Image, log_path: str, every: float,
+                heartbeat: Callable[[float], None]) -> None:
+    """Runs one container command in the staged image, its output to `log_path`, calling
+    `heartbeat(seconds so far)` every `every` seconds; stopped with the caller if that is."""
+    started = time.monotonic()
     with open(log_path, "a") as log:
-        returncode = subprocess.run(line, cwd=image.workdir, env=image.env, stdout=log,
-                                    stderr=subprocess.STDOUT).returncode
+        process = subprocess.Popen(line, cwd=image.workdir, env=image.env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        try:
+            while True:
+                try:
+                    returncode = process.wait(timeout=every)
+                    break
+                except subprocess.TimeoutExpired:
+                    heartbeat(time.monotonic() - started)
+        finally:
+            if process.poll() is None:  # the caller was stopped (Ctrl-C, SIGTERM)
+                process.kill()
+                process.wait()
     if returncode:
         raise LaunchError(f"exited with status {returncode}")
 

@@ -19,7 +19,7 @@ import shutil
 import sys
 import time
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from kubeflow import launcher
 from kubeflow.launcher import Image, LaunchError, TaskOutputs
@@ -28,6 +28,8 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # In each run's log directory: every task, whether it ran or came from the cache, its command
 # line and seconds, and its outputs.
 RUN_RECORD = "run.json"
+# How often a running task says it is still running.
+HEARTBEAT_SECONDS = 30.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,32 +185,47 @@ def imported(importer: Dict, component: Dict, parameters: Dict[str, Any]) -> Tas
     return TaskOutputs({key: [{"name": name, "type": importer["typeSchema"], "uri": uri,
                                "metadata": importer.get("metadata", {})}]}, {})
 
-def run(spec: Dict, work_dir: str, parameters: Dict[str, Any], say=print) -> LocalRun:
+@dataclasses.dataclass
+class _Run:
+    """What the tasks of one run share."""
+    spec: Dict
+    run_id: str
+    runtime: Dict[str, Any]
+    image: Image
+    cache: Cache
+    logs: str  # the run's log directory
+    say: Callable[[str], None]
+    outputs: Dict[str, TaskOutputs] = dataclasses.field(default_factory=dict)
+
+    def task_root(self, name: str) -> str:
+        return os.path.join(self.spec["defaultPipelineRoot"], self.run_id, name)
+
+
+def run(spec: Dict, work_dir: str, parameters: Dict[str, Any],
+        say: Callable[[str], None] = print) -> LocalRun:
     """Runs every task of `spec` (a loaded package) in dependency order; `say` hears a line as
-    each task starts and ends. A task that fails stops the run (LaunchError naming it)."""
+    each task starts and ends, and every HEARTBEAT_SECONDS while one runs. A task that fails
+    stops the run (LaunchError naming it)."""
+    work_dir = os.path.abspath(work_dir)
     run_id = time.strftime("run-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    pipeline_root = spec["defaultPipelineRoot"]
-    runtime = runtime_parameters(spec, parameters)
-    logs = os.path.join(os.path.abspath(work_dir), "runs", run_id)
-    os.makedirs(logs)
-    image = stage_image(os.path.abspath(work_dir))
-    cache = Cache(os.path.abspath(work_dir))
+    this = _Run(spec, run_id, runtime_parameters(spec, parameters), stage_image(work_dir),
+                Cache(work_dir), os.path.join(work_dir, "runs", run_id), say)
+    os.makedirs(this.logs)
     order = task_order(spec)
-    say(f"run {run_id}: {len(order)} tasks, pipeline root {pipeline_root}, task logs in {logs}")
-    outputs: Dict[str, TaskOutputs] = {}
+    say(f"run {run_id}: {len(order)} tasks, pipeline root {spec['defaultPipelineRoot']}, "
+        f"task logs in {this.logs}")
     tasks = []
     for number, name in enumerate(order, 1):
         step = f"[{number}/{len(order)}] {name}"
         say(f"{step} ...")
         try:
-            record, outputs[name] = _run_task(spec, name, runtime, outputs, image, cache,
-                                              os.path.join(pipeline_root, run_id, name), logs)
+            record, this.outputs[name] = _run_task(this, name, step)
         except LaunchError as e:
             raise LaunchError(f"{name}: {e}") from e
         tasks.append(record)
-        _write_record(logs, tasks, outputs)
+        _write_record(this.logs, tasks, this.outputs)
         say(f"{step}: " + ("cached" if record.cached else f"ran in {record.seconds:.1f} s"))
-    return LocalRun(run_id, pipeline_root, tasks, outputs)
+    return LocalRun(run_id, spec["defaultPipelineRoot"], tasks, this.outputs)
 
 
 def _write_record(logs: str, tasks: List[TaskRun], outputs: Dict[str, TaskOutputs]) -> None:
@@ -219,44 +236,42 @@ def _write_record(logs: str, tasks: List[TaskRun], outputs: Dict[str, TaskOutput
         json.dump(record, f, indent=2)
 
 
-def _run_task(spec: Dict, name: str, runtime: Dict[str, Any],
-              upstream: Dict[str, TaskOutputs], image: Image, cache: Cache, task_root: str,
-              logs: str):
+def _run_task(this: _Run, name: str, step: str):
     """One task: inputs resolved, driver run, cache checked, container command run."""
-    task = spec["root"]["dag"]["tasks"][name]
-    component = spec["components"][task["componentRef"]["name"]]
-    executor = _executor(spec, component)
-    parameters = launcher.input_parameters(task, runtime, upstream)
+    task = this.spec["root"]["dag"]["tasks"][name]
+    component = this.spec["components"][task["componentRef"]["name"]]
+    executor = _executor(this.spec, component)
+    parameters = launcher.input_parameters(task, this.runtime, this.outputs)
     if "importer" in executor:
-        return TaskRun(name, False, 0.0), imported(executor["importer"], component,
-                                                         parameters)
+        return TaskRun(name, False, 0.0), imported(executor["importer"], component, parameters)
     container = executor["container"]
     given = launcher.executor_input(component, parameters,
-                                    launcher.input_artifacts(task, upstream), task_root,
-                                    os.path.basename(logs), name)
-    log_path = os.path.join(logs, name + ".log")
+                                    launcher.input_artifacts(task, this.outputs),
+                                    this.task_root(name), this.run_id, name)
+    log_path = os.path.join(this.logs, name + ".log")
     started = time.monotonic()
+
+    def launch(spec: Dict) -> List[str]:
+        line = launcher.command_line(spec, given, sys.executable)
+        try:
+            launcher.run_command(line, this.image, log_path, HEARTBEAT_SECONDS, lambda seconds:
+                                 this.say(f"{step}: running for {seconds:.0f} s ({log_path})"))
+        except LaunchError as e:
+            raise LaunchError(f"{e}; the last lines of {log_path}:\n{_tail(log_path)}") from e
+        return line
+
     driver = container.get("lifecycle", {}).get("preCacheCheck")
     if driver:
-        _launch(driver, given, image, log_path)
+        launch(driver)
         given = launcher.with_driver_output(given)
     key = cache_key(component, container, given)
-    cached = cache.get(key) if task.get("cachingOptions", {}).get("enableCache") else None
+    cached = this.cache.get(key) if task.get("cachingOptions", {}).get("enableCache") else None
     if cached:
         return TaskRun(name, True, 0.0), cached
-    command = _launch(container, given, image, log_path)
+    command = launch(container)
     outputs = launcher.outputs_of(given)
-    cache.put(key, outputs)
+    this.cache.put(key, outputs)
     return TaskRun(name, False, time.monotonic() - started, command), outputs
-
-
-def _launch(container: Dict, given: Dict[str, Any], image: Image, log_path: str) -> List[str]:
-    line = launcher.command_line(container, given, sys.executable)
-    try:
-        launcher.run_command(line, image, log_path)
-    except LaunchError as e:
-        raise LaunchError(f"{e}; the last lines of {log_path}:\n{_tail(log_path)}") from e
-    return line
 
 
 def _tail(path: str, lines: int = 15) -> str:

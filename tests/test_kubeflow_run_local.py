@@ -6,13 +6,15 @@ import glob
 import json
 import os
 import re
+import signal
+import subprocess
 
 import pytest
 import tensorflow as tf
 import yaml
 
 import synthetic_imdb
-from pipeline_runs import FAST_TRAINING, NO_VALUE_GATES, imdb_lstm, versions
+from pipeline_runs import BIN, FAST_TRAINING, NO_VALUE_GATES, imdb_lstm, versions
 
 pytestmark = pytest.mark.e2e
 
@@ -135,3 +137,34 @@ def test_data_root_picks_the_data_and_everything_it_feeds_runs_again(runs):
     # 30, then 20 reviews in each of train/pos, train/neg, test/pos and test/neg.
     assert counts == [120, 80]
     assert len(runs["other_data_versions"]) == 3
+
+
+def _stopped_after(command, finished):
+    """Runs `command`, sends SIGTERM once `finished` tasks have ended; its exit status, its
+    lines and the run id."""
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if len([ln for ln in lines if re.search(r": (cached|ran in)", ln)]) == finished:
+            process.send_signal(signal.SIGTERM)
+            break
+    lines += process.stderr.readlines()
+    [run_id] = re.findall(r"^run (run-\S+): ", "".join(lines), re.MULTILINE)
+    return process.wait(timeout=60), "".join(lines), run_id
+
+
+def test_a_stopped_run_kills_its_task_and_the_same_command_goes_on(tmp_path):
+    data = synthetic_imdb.write_archive(str(tmp_path / "aclImdb.tar.gz"), per_folder=10)
+    package, work_dir = str(tmp_path / "p.yaml"), str(tmp_path / "work")
+    compile_package(data, str(tmp_path / "out"), package)
+    command = [os.path.join(BIN, "imdb-lstm"), "kubeflow", "run-local", package,
+               "--work-dir", work_dir]
+    status, stderr, run_id = _stopped_after(command, 2)
+    assert status == 143, stderr
+    assert f"stopped by SIGTERM; the tasks that finished are cached in {work_dir}" in stderr
+    # The task that was running was stopped with it.
+    assert subprocess.run(["pgrep", "-f", run_id], capture_output=True).returncode == 1
+    status, stderr, _ = _stopped_after(command, 3)
+    assert status == 143, stderr
+    assert len(re.findall(r": cached$", stderr, re.MULTILINE)) == 2

@@ -2,6 +2,7 @@
 resolves, the placeholders it fills, the executor kinds it refuses and the cache key
 (tests/test_kubeflow_run_local.py runs whole packages)."""
 import json
+import sys
 
 import pytest
 
@@ -125,3 +126,15 @@ def test_the_cache_key_follows_inputs_parameters_and_the_command(package):
     changed = {**container, "image": "other:2"}
     assert key != run_local.cache_key(trainer, changed, _given(trainer, {"n": 1},
                                                                {"examples": examples}))
+
+
+def test_a_running_command_says_so_and_a_failing_one_names_its_status(tmp_path):
+    image = launcher.Image(workdir=str(tmp_path), env={})
+    beats = []
+    launcher.run_command([sys.executable, "-c", "import time; time.sleep(1)"], image,
+                         str(tmp_path / "log"), 0.2, beats.append)
+    assert len(beats) >= 3 and beats == sorted(beats)
+    with pytest.raises(LaunchError, match="exited with status 3"):
+        launcher.run_command([sys.executable, "-c", "print('why'); raise SystemExit(3)"], image,
+                             str(tmp_path / "log"), 5, beats.append)
+    assert (tmp_path / "log").read_text().strip() == "why"
