@@ -239,6 +239,9 @@ def _write_record(logs: str, tasks: List[TaskRun], outputs: Dict[str, TaskOutput
 def _run_task(this: _Run, name: str, step: str):
     """One task: inputs resolved, driver run, cache checked, container command run."""
     task = this.spec["root"]["dag"]["tasks"][name]
+    control = sorted({"triggerPolicy", "parameterIterator", "artifactIterator"} & set(task))
+    if control:
+        raise LaunchError(f"the local launcher does not run conditions or loops ({control})")
     component = this.spec["components"][task["componentRef"]["name"]]
     executor = _executor(this.spec, component)
     parameters = launcher.input_parameters(task, this.runtime, this.outputs)

@@ -1,6 +1,7 @@
 """The local launcher's pieces on a real compiled package: the order of tasks, the inputs it
 resolves, the placeholders it fills, the executor kinds it refuses and the cache key
 (tests/test_kubeflow_run_local.py runs whole packages)."""
+import copy
 import json
 import sys
 
@@ -34,6 +35,7 @@ def test_tasks_run_after_every_task_they_read_from(package):
 
 
 def test_a_dependency_cycle_is_named(package):
+    package = copy.deepcopy(package)
     tasks = package["root"]["dag"]["tasks"]
     tasks["ImdbExampleGen"]["dependentTasks"] = ["EvaluationReport"]
     with pytest.raises(LaunchError, match="depend on each other"):
@@ -138,3 +140,14 @@ def test_a_running_command_says_so_and_a_failing_one_names_its_status(tmp_path):
         launcher.run_command([sys.executable, "-c", "print('why'); raise SystemExit(3)"], image,
                              str(tmp_path / "log"), 5, beats.append)
     assert (tmp_path / "log").read_text().strip() == "why"
+
+
+def test_a_condition_on_a_task_is_refused_not_ignored(package, tmp_path):
+    package = copy.deepcopy(package)
+    first = run_local.task_order(package)[0]
+    package["root"]["dag"]["tasks"][first]["triggerPolicy"] = {
+        "condition": "inputs.parameter_values['data_root'] == 'x'"}
+    package["defaultPipelineRoot"] = str(tmp_path / "root")
+    with pytest.raises(LaunchError, match=rf"{first}: .*conditions or loops "
+                                          r"\(\['triggerPolicy'\]\)"):
+        run_local.run(package, str(tmp_path / "work"), {}, say=lambda line: None)
