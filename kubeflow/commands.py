@@ -53,23 +53,20 @@ def _run_local(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
         return stop.exit_code
 
-    try:
-        with stopping.on_signals(farewell):
+    def run() -> int:
+        try:
             spec = submit.load_package(args.package)
             local = run_local.run(spec, args.work_dir, submit.parse_parameters(args.param, spec),
                                   say=lambda line: print(line, file=sys.stderr, flush=True))
-    except (submit.SubmitError, LaunchError) as e:
-        print(f"imdb-lstm kubeflow run-local: {e}", file=sys.stderr)
-        return 1
-    except BaseException as e:  # noqa: BLE001  (the stop, or what a library made of it)
-        stop = stopping.stopped_by(e)
-        if not stop:
-            raise
-        return stopping.farewell_once(farewell, stop)
-    ran = [task for task in local.tasks if not task.cached]
-    print(f"run {local.run_id}: {len(ran)} tasks ran, {len(local.tasks) - len(ran)} cached; "
-          f"outputs under {local.pipeline_root}/{local.run_id}")
-    return 0
+        except (submit.SubmitError, LaunchError) as e:
+            print(f"imdb-lstm kubeflow run-local: {e}", file=sys.stderr)
+            return 1
+        ran = [task for task in local.tasks if not task.cached]
+        print(f"run {local.run_id}: {len(ran)} tasks ran, {len(local.tasks) - len(ran)} cached; "
+              f"outputs under {local.pipeline_root}/{local.run_id}")
+        return 0
+
+    return stopping.until_stopped(run, farewell)
 
 
 def main(args: argparse.Namespace, config: PipelineConfig) -> int:

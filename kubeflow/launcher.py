@@ -7,12 +7,16 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 from typing import Any, Callable, Dict, List
 
 # What a finished task hands its consumers: output key -> the artifacts (RuntimeArtifact JSON).
 Artifacts = Dict[str, List[Dict[str, Any]]]
+
+
+_STOPS = {signal.SIGINT, signal.SIGTERM}
 
 
 class LaunchError(RuntimeError):
@@ -128,10 +132,18 @@ def run_command(line: List[str], image: Image, log_path: str, every: float,
     """Runs one container command in the staged image, its output to `log_path`, calling
     `heartbeat(seconds so far)` every `every` seconds; stopped with the caller if that is."""
     started = time.monotonic()
+    process = None
     with open(log_path, "a") as log:
-        process = subprocess.Popen(line, cwd=image.workdir, env=image.env, stdout=log,
-                                   stderr=subprocess.STDOUT)
         try:
+            # A stop (Ctrl-C, SIGTERM) raised while Popen starts the child would leave the child
+            # running with nobody to stop it: the signals wait until `process` holds it.
+            signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+            try:
+                # Its own process group, so that a stop takes the processes it starts too.
+                process = subprocess.Popen(line, cwd=image.workdir, env=image.env, stdout=log,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
             while True:
                 try:
                     returncode = process.wait(timeout=every)
@@ -139,8 +151,8 @@ def run_command(line: List[str], image: Image, log_path: str, every: float,
                 except subprocess.TimeoutExpired:
                     heartbeat(time.monotonic() - started)
         finally:
-            if process.poll() is None:  # the caller was stopped (Ctrl-C, SIGTERM)
-                process.kill()
+            if process is not None and process.poll() is None:  # the caller was stopped
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
     if returncode:
         raise LaunchError(f"exited with status {returncode}")

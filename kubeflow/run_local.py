@@ -185,6 +185,7 @@ def imported(importer: Dict, component: Dict, parameters: Dict[str, Any]) -> Tas
     return TaskOutputs({key: [{"name": name, "type": importer["typeSchema"], "uri": uri,
                                "metadata": importer.get("metadata", {})}]}, {})
 
+
 @dataclasses.dataclass
 class _Run:
     """What the tasks of one run share."""

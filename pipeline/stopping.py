@@ -84,3 +84,16 @@ def on_signals(farewell: Callable[[Stopped], int], grace_seconds: float = 10.0) 
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def until_stopped(command: Callable[[], int], farewell: Callable[[Stopped], int]) -> int:
+    """`command()`'s exit code, or, if a stop (Ctrl-C, SIGTERM) ends it first, `farewell`'s,
+    however a library on the way wrapped the stop."""
+    try:
+        with on_signals(farewell):
+            return command()
+    except BaseException as e:  # noqa: BLE001  (Beam and TFX wrap what they catch)
+        stop = stopped_by(e)
+        if not stop:
+            raise
+        return farewell_once(farewell, stop)

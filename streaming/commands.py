@@ -117,11 +117,4 @@ def main(args: argparse.Namespace, config: PipelineConfig) -> int:
                      "the start)", command, stop.how)
         return 0
 
-    try:
-        with stopping.on_signals(farewell):
-            return _COMMANDS[command](args, config)
-    except BaseException as e:  # noqa: BLE001  (Beam wraps what it catches)
-        stop = stopping.stopped_by(e)
-        if not stop:
-            raise
-        return stopping.farewell_once(farewell, stop)
+    return stopping.until_stopped(lambda: _COMMANDS[command](args, config), farewell)
