@@ -63,7 +63,7 @@ def run_variant(variant: str, args) -> dict:
     stderr = "".join(lines)
     run = outcome.latest_run(
         os.path.join(args.output_dir, "metadata", PIPELINE_NAME, "metadata.db"), PIPELINE_NAME)
-    history = json.load(open(os.path.join(run.output_uris["ModelRun"], "history.json")))
+    history = json.load(open(os.path.join(run.output_uris["model_run"], "history.json")))
     trainer = _TRAINER_DONE.search(stderr)
     pretrainer = _PRETRAINER_DONE.search(stderr)  # the first variant's; cached after
     return {

@@ -20,13 +20,15 @@ from components.report import html, summary
 
 _log = logging.getLogger(__name__)
 
+REPORT_KEY = "report"
 REPORT_FILE = "report.html"
 SUMMARY_FILE = "summary.json"
 # What the VersionedPusher records on its PushedModel, as the report reads it.
 PUSH_PROPERTIES = ("pushed", "pushed_version", "pushed_destination", "new_version")
 # Keys of the component's inputs: also the roles `imdb-lstm report` looks up in ML Metadata.
 INPUT_KEYS = ("statistics", "anomalies", "drift", "transform_graph", "transformed_examples",
-              "model", "model_run", "evaluation", "blessing", "baseline_model", "pushed_model")
+              "model", "model_run", "evaluation", "span_evaluation", "blessing", "baseline_model",
+              "pushed_model")
 
 
 class EvaluationReportArtifact(artifact.Artifact):
@@ -50,11 +52,14 @@ class EvaluationReportSpec(ComponentSpec):
         "model": ChannelParameter(type=standard_artifacts.Model),
         "model_run": ChannelParameter(type=standard_artifacts.ModelRun),
         "evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        # On spans: the gate's evaluation on the newest span's held-out reviews.
+        "span_evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation,
+                                            optional=True),
         "blessing": ChannelParameter(type=standard_artifacts.ModelBlessing),
         "baseline_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
         "pushed_model": ChannelParameter(type=standard_artifacts.PushedModel),
     }
-    OUTPUTS = {"report": ChannelParameter(type=EvaluationReportArtifact)}
+    OUTPUTS = {REPORT_KEY: ChannelParameter(type=EvaluationReportArtifact)}
 
 
 def push_properties(pushed_model: artifact.Artifact) -> Dict[str, Any]:
@@ -94,7 +99,7 @@ class Executor(base_executor.BaseExecutor):
             **{f"{key}_uri": uri for key, uri in uris.items() if key != "pushed_model"},
             push=push_properties(pushed_model))
         report_summary = summary.summarize(inputs)
-        report = artifact_utils.get_single_instance(output_dict["report"])
+        report = artifact_utils.get_single_instance(output_dict[REPORT_KEY])
         path = write_report(report_summary, report.uri)
         gate = report_summary["gate"]
         report.set_int_custom_property("blessed", int(gate["blessed"]))

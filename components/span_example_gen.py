@@ -5,10 +5,13 @@ contract, components/spans.py; `span` 0 means the newest complete span) and writ
 tf.Examples as ImdbExampleGen, in these splits:
 
 - `train` and `eval`: the window's labelled reviews, a stable hash of each review's id deciding
-  (`holdout_percent` to eval, which drives early stopping);
+  (`holdout_percent` to eval, which drives early stopping and fits the decision threshold);
+- `span_holdout`: the newest span's reviews in the next `holdout_percent` of hashes, kept out of
+  train and eval, so neither the candidate nor the serving model (which never saw the span) has
+  learned from or been tuned on them: the gate judges both on them (components/span_evaluator.py).
+  In the next run that span is an older one and they train;
 - `test`: the fixed evaluation set, the official test reviews of `test_data` (an aclImdb source)
-  when given, else the newest span's reviews that hashed to eval; what the Evaluator gates on, so
-  candidate and serving model are judged on the same reviews;
+  when given, else the `span_holdout` reviews again; the gate judges both models on it too;
 - `span` and `previous_span`: all labelled reviews of the newest span and of the one before it
   (absent for span 1), for comparing their statistics.
 
@@ -32,6 +35,7 @@ from components.imdb_example_gen import TEST_SPLIT, ReadReviews, to_example
 EXAMPLES_KEY = "examples"
 SPAN_SPLIT = "span"
 PREVIOUS_SPAN_SPLIT = "previous_span"
+SPAN_HOLDOUT_SPLIT = "span_holdout"
 WINDOW_PROPERTY = "window_spans"
 
 
@@ -55,9 +59,19 @@ def newest_span(landing: str, span: int) -> int:
     return span
 
 
-def _in_holdout(review_id: str, holdout_percent: int) -> bool:
-    digest = hashlib.sha256(review_id.encode("utf-8")).hexdigest()
-    return int(digest, 16) % 100 < holdout_percent
+def _hash_bucket(review_id: str) -> int:
+    """0-99, stable: a review's id decides which split it lands in."""
+    return int(hashlib.sha256(review_id.encode("utf-8")).hexdigest(), 16) % 100
+
+
+def split_of(review_id: str, in_newest_span: bool, holdout_percent: int) -> str:
+    """`eval`, `span_holdout` (newest span only) or `train`."""
+    bucket = _hash_bucket(review_id)
+    if bucket < holdout_percent:
+        return "eval"
+    if in_newest_span and bucket < 2 * holdout_percent:
+        return SPAN_HOLDOUT_SPLIT
+    return "train"
 
 
 def _labelled_reviews(path_and_span: Tuple[str, int]) -> Iterator[Tuple[int, imdb_reader.Review]]:
@@ -99,14 +113,17 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         read = (pipeline | "SpanFiles" >> beam.Create(files)
                 | "ReadSpans" >> beam.FlatMap(_labelled_reviews))
 
-        def of_spans(name: str, wanted: List[int], keep=lambda review: True):
+        def of_spans(name: str, wanted: List[int], split: Optional[str] = None):
+            """The reviews of `wanted` spans; with `split`, those of them in that split."""
             return (read | f"Select[{name}]" >> beam.Filter(
-                lambda item: item[0] in wanted and keep(item[1]))
+                lambda item: item[0] in wanted and split in (
+                    None, split_of(item[1].key, item[0] == newest, holdout)))
                     | f"Drop span[{name}]" >> beam.Values())
 
         splits = {
-            "train": of_spans("train", window, lambda r: not _in_holdout(r.key, holdout)),
-            "eval": of_spans("eval", window, lambda r: _in_holdout(r.key, holdout)),
+            "train": of_spans("train", window, "train"),
+            "eval": of_spans("eval", window, "eval"),
+            SPAN_HOLDOUT_SPLIT: of_spans(SPAN_HOLDOUT_SPLIT, [newest], SPAN_HOLDOUT_SPLIT),
             SPAN_SPLIT: of_spans(SPAN_SPLIT, [newest]),
         }
         if newest > 1:
@@ -118,7 +135,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 | "ReadTestData" >> beam.ParDo(ReadReviews(test_base, unlabelled=False))
                 | "OfficialTest" >> beam.Filter(lambda review: review.split == TEST_SPLIT))
         else:
-            splits["test"] = of_spans("test", [newest], lambda r: _in_holdout(r.key, holdout))
+            splits["test"] = of_spans("test", [newest], SPAN_HOLDOUT_SPLIT)
         return splits
 
 

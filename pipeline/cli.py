@@ -30,7 +30,8 @@ _PIPELINE_FLAGS = ("pipeline_name", "data", "data_sha256", "unlabelled_data", "p
                    "max_drift_label_balance", "max_drift_rating", "max_drift_review_length",
                    "max_drift_vocabulary",
                    "output_dir", "download_cache_dir", "schema_path", "holdout_percent",
-                   "min_accuracy", "min_auc", "max_accuracy_regression")
+                   "min_accuracy", "min_auc", "max_accuracy_regression",
+                   "max_span_accuracy_regression")
 
 
 def _flag(name: str) -> str:

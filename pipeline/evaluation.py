@@ -1,5 +1,6 @@
 """The Evaluator's configuration: the metrics and slices TFMA computes on the official test
-reviews, and the gates that bless a model."""
+reviews, and the gates that bless a model; on spans, also what it computes and gates on the
+newest span's held-out reviews."""
 import json
 
 import tensorflow_model_analysis as tfma
@@ -12,7 +13,7 @@ from trainer import features
 DECISION_THRESHOLD = 0.5
 
 
-def _on_the_whole_test_split(threshold: tfma.MetricThreshold):
+def _on_the_whole_split(threshold: tfma.MetricThreshold):
     # MetricConfig.threshold would apply to every slice: one rating could refuse a model.
     return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]
 
@@ -21,21 +22,33 @@ def _at_least(value: float) -> tfma.GenericValueThreshold:
     return tfma.GenericValueThreshold(lower_bound={"value": value})
 
 
+def _at_most_below_baseline(regression: float) -> tfma.GenericChangeThreshold:
+    # Ignored by TFMA when there is no blessed baseline yet (the first run).
+    return tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                                       absolute={"value": -regression})
+
+
 def gated_metrics(config: PipelineConfig):
     """Accuracy and ROC AUC with their lower bounds, accuracy also against the baseline."""
     accuracy_gate = tfma.MetricThreshold(
         value_threshold=_at_least(config.min_accuracy),
-        # Ignored by TFMA when there is no blessed baseline yet (the first run).
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-            absolute={"value": -config.max_accuracy_regression}))
+        change_threshold=_at_most_below_baseline(config.max_accuracy_regression))
     auc_gate = tfma.MetricThreshold(value_threshold=_at_least(config.min_auc))
     return [
         tfma.MetricConfig(class_name="BinaryAccuracy",
-                          per_slice_thresholds=_on_the_whole_test_split(accuracy_gate)),
+                          per_slice_thresholds=_on_the_whole_split(accuracy_gate)),
         tfma.MetricConfig(class_name="AUC",
-                          per_slice_thresholds=_on_the_whole_test_split(auc_gate)),
+                          per_slice_thresholds=_on_the_whole_split(auc_gate)),
     ]
+
+
+def _model_specs():
+    return [tfma.ModelSpec(
+        signature_name="serving_default",
+        label_key=features.LABEL_KEY,
+        prediction_key=features.PREDICTION_KEY,
+        # The export is a plain SavedModel; saying so spares TFMA reloading it as Keras.
+        model_type=tfma.TF_GENERIC)]
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
@@ -52,13 +65,24 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         metric(class_name="CalibrationPlot"),
     ]
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(
-            signature_name="serving_default",
-            label_key=features.LABEL_KEY,
-            prediction_key=features.PREDICTION_KEY,
-            # The export is a plain SavedModel; saying so spares TFMA reloading it as Keras.
-            model_type=tfma.TF_GENERIC)],
+        model_specs=_model_specs(),
         slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[feature])
                                               for feature in features.EVAL_SLICE_KEYS],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
     )
+
+
+def span_eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+    """On the newest span's held-out reviews: the candidate's accuracy against the serving
+    model's, whole split only (a few hundred reviews); the lower bounds stay with the fixed set."""
+    accuracy_gate = tfma.MetricThreshold(
+        change_threshold=_at_most_below_baseline(config.max_span_accuracy_regression))
+    metrics = [
+        tfma.MetricConfig(class_name="ExampleCount"),
+        tfma.MetricConfig(class_name="BinaryAccuracy",
+                          per_slice_thresholds=_on_the_whole_split(accuracy_gate)),
+        *(tfma.MetricConfig(class_name=name) for name in (
+            "AUC", "Precision", "Recall", "BinaryCrossEntropy")),
+    ]
+    return tfma.EvalConfig(model_specs=_model_specs(), slicing_specs=[tfma.SlicingSpec()],
+                           metrics_specs=[tfma.MetricsSpec(metrics=metrics)])

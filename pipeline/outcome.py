@@ -10,7 +10,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
 from components.evaluation_report import (INPUT_KEYS, PUSH_PROPERTIES, REPORT_FILE,
-                                          EvaluationReport, EvaluationReportArtifact)
+                                          REPORT_KEY, EvaluationReport)
 from components.report import summary
 from components.imdb_example_gen import UnlabelledImdbExampleGen
 from components.span_example_gen import WINDOW_PROPERTY, SpanExampleGen
@@ -35,10 +35,15 @@ class RunOutcome:
     pushed_version: Optional[str]
     pushed_destination: Optional[str]
     new_version: bool
-    output_uris: Dict[str, str]  # artifact type name -> URI, e.g. 'ModelRun', 'ModelEvaluation'
-    # Continuous training: the newest span the run read, and its window (None: not on spans).
+    output_uris: Dict[str, str]  # output key -> URI, e.g. 'model_run', 'evaluation'
+    # Continuous training: the newest span the run read, and its window (None: not on spans);
+    # candidate and baseline on the newest span's held-out reviews ({}: not evaluated there).
     span: Optional[int] = None
     window_spans: Optional[List[int]] = None
+    span_metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
+    span_baseline_metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
+    # What refused the model: 'binary_accuracy change on span_holdout', ...
+    refused_by: List[str] = dataclasses.field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -58,8 +63,14 @@ class RunOutcome:
                 value = self.metrics[name]
                 lines.append(f"  test {name}: {value:.0f}" if name == "example_count"
                              else f"  test {name}: {value:.4f}")
+        if self.span_metrics:
+            serving = (f" (serving model {self.span_baseline_metrics['binary_accuracy']:.4f})"
+                       if self.span_baseline_metrics else "")
+            lines.append("  newest span's held-out binary_accuracy: "
+                         f"{self.span_metrics['binary_accuracy']:.4f}{serving}")
         if self.blessed is not None:
-            lines.append(f"  blessed: {'yes' if self.blessed else 'NO (a gate failed)'}")
+            refused = "; ".join(self.refused_by) or "a gate failed"
+            lines.append(f"  blessed: {'yes' if self.blessed else f'NO ({refused})'}")
         if self.pushed:
             how = "pushed as new version" if self.new_version else "already serving as version"
             lines.append(f"  {how} {self.pushed_version}: {self.pushed_destination}")
@@ -71,7 +82,7 @@ class RunOutcome:
 
     @property
     def report_path(self) -> Optional[str]:
-        uri = self.output_uris.get(EvaluationReportArtifact.TYPE_NAME)
+        uri = self.output_uris.get(REPORT_KEY)
         return os.path.join(uri, REPORT_FILE) if uri else None
 
 
@@ -87,15 +98,17 @@ def _property(item, name: str):
     return getattr(value, value.WhichOneof("value"))
 
 
-def runs(metadata_path: str, pipeline_name: str) -> List[RunOutcome]:
-    """Every run of `pipeline_name` recorded in the SQLite store, oldest first."""
+def runs(metadata_path: str, pipeline_name: str, evaluations: bool = True) -> List[RunOutcome]:
+    """Every run of `pipeline_name` recorded in the SQLite store, oldest first. Without
+    `evaluations`, their metrics are left empty: TFMA's results are not read, which a poll
+    that asks only which spans ran need not pay for every run ever recorded."""
     if not os.path.exists(metadata_path):
         return []
     store = _store(metadata_path)
     contexts = sorted((c for c in store.get_contexts_by_type("pipeline_run")
                        if _belongs_to(store, c, pipeline_name)),
                       key=lambda c: (c.create_time_since_epoch, c.id))
-    return [_outcome(store, context) for context in contexts]
+    return [_outcome(store, context, evaluations) for context in contexts]
 
 
 def latest_run(metadata_path: str, pipeline_name: str) -> Optional[RunOutcome]:
@@ -114,30 +127,36 @@ def _node_names(store: mlmd.MetadataStore, executions) -> Dict[int, str]:
     return names
 
 
-def _outcome(store: mlmd.MetadataStore, run: metadata_store_pb2.Context) -> RunOutcome:
+def _outcome(store: mlmd.MetadataStore, run: metadata_store_pb2.Context,
+             evaluations: bool = True) -> RunOutcome:
     executions = store.get_executions_by_context(run.id)
     nodes = _node_names(store, executions)
     states = {nodes[e.id]: _STATES[e.last_known_state] for e in executions}
-    types = {t.id: t.name for t in store.get_artifact_types()}
-    by_type = {types[a.type_id]: a for a in _output_artifacts(
-        store, [e for e in executions if nodes[e.id] not in _PRETRAINING_NODES])}
-    blessing, pushed, evaluation = (by_type.get("ModelBlessing"), by_type.get("PushedModel"),
-                                    by_type.get("ModelEvaluation"))
+    outputs = _outputs_by_key(store, [e for e in executions
+                                      if nodes[e.id] not in _PRETRAINING_NODES])
+    blessing, pushed = outputs.get("blessing"), outputs.get("pushed_model")
+    test, span_check = (summary.evaluated(outputs[key].uri, split)
+                        if evaluations and key in outputs else None for key, split in (("evaluation", summary.EVALUATED_SPLIT),
+                                           ("span_evaluation", summary.SPAN_CHECK_SPLIT)))
     span, window = _span_and_window(store, [e for e in executions
                                             if nodes[e.id] == SpanExampleGen.__name__])
     return RunOutcome(
         run_id=run.name,
         created_ms=run.create_time_since_epoch,
         component_states=states,
-        metrics=summary.candidate_overall(evaluation.uri) if evaluation else {},
+        metrics=test.overall if test else {},
         blessed=None if blessing is None else bool(_property(blessing, "blessed")),
         pushed=bool(pushed and _property(pushed, "pushed")),
         pushed_version=_property(pushed, "pushed_version") if pushed else None,
         pushed_destination=_property(pushed, "pushed_destination") if pushed else None,
         new_version=bool(pushed and _property(pushed, "new_version")),
-        output_uris={name: artifact.uri for name, artifact in by_type.items()},
+        output_uris={key: artifact.uri for key, artifact in outputs.items()},
         span=span,
         window_spans=window,
+        span_metrics=span_check.overall if span_check else {},
+        span_baseline_metrics=(span_check.baseline_overall or {}) if span_check else {},
+        refused_by=[reason for judged in (test, span_check) if judged
+                    for reason in judged.refused_by],
     )
 
 
@@ -147,10 +166,10 @@ def _span_and_window(store: mlmd.MetadataStore, span_example_gens):
     if not span_example_gens:
         return None, None
     [execution] = span_example_gens
-    examples = _output_artifacts(store, [execution])
+    examples = _outputs_by_key(store, [execution]).get("examples")
     if examples:
-        window = _property(examples[0], WINDOW_PROPERTY)
-        return examples[0].properties["span"].int_value, [int(s) for s in window.split(",")]
+        window = _property(examples, WINDOW_PROPERTY)
+        return examples.properties["span"].int_value, [int(s) for s in window.split(",")]
     return _property(execution, "span") or None, None
 
 
@@ -193,7 +212,11 @@ def _belongs_to(store: mlmd.MetadataStore, run: metadata_store_pb2.Context,
                for parent in store.get_parent_contexts_by_context(run.id))
 
 
-def _output_artifacts(store: mlmd.MetadataStore, executions) -> List[metadata_store_pb2.Artifact]:
-    events = store.get_events_by_execution_ids([e.id for e in executions])
-    ids = sorted({e.artifact_id for e in events if e.type in _OUTPUT_EVENTS})
-    return store.get_artifacts_by_id(ids)
+def _outputs_by_key(store: mlmd.MetadataStore,
+                    executions) -> Dict[str, metadata_store_pb2.Artifact]:
+    """{output key: artifact} of `executions`, e.g. 'model', 'evaluation', 'span_evaluation'."""
+    events = [e for e in store.get_events_by_execution_ids([e.id for e in executions])
+              if e.type in _OUTPUT_EVENTS and e.path.steps]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id(sorted({e.artifact_id
+                                                                     for e in events}))}
+    return {e.path.steps[0].key: artifacts[e.artifact_id] for e in events}

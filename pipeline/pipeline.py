@@ -6,7 +6,9 @@
     base model, optional  UnlabelledImdbExampleGen -> Pretrainer (a language model), or
                           PretrainedModelImporter (an earlier Pretrainer's model)
     Trainer               the configured LSTM variant, from the base model's embedding if any
-    evaluation and push   Evaluator (test split, against the last blessed model) -> Pusher
+    evaluation and push   Evaluator (test split, against the last blessed model) -> Pusher;
+                          on spans SpanEvaluator, which also judges both on the newest
+                          span's held-out reviews
     EvaluationReport
 
 What differs between platforms (where the data is, how user code is found, ML Metadata, which
@@ -26,9 +28,10 @@ from components.drift_gate import DriftGate
 from components.evaluation_report import EvaluationReport
 from components.imdb_example_gen import ImdbExampleGen, UnlabelledImdbExampleGen
 from components.pusher import VersionedPusher
+from components.span_evaluator import SpanEvaluator
 from components.span_example_gen import SpanExampleGen
 from pipeline.config import PipelineConfig
-from pipeline.evaluation import eval_config
+from pipeline.evaluation import eval_config, span_eval_config
 from pipeline.version import code_version
 
 _TRAINER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -233,7 +236,7 @@ def trainer(config: PipelineConfig, platform: Platform, transform_outputs,
 @dataclasses.dataclass
 class EvaluationNodes:
     baseline_resolver: Optional[tfx.dsl.Resolver]
-    evaluator: tfx.components.Evaluator
+    evaluator: Union[tfx.components.Evaluator, SpanEvaluator]
     pusher: VersionedPusher
 
     @property
@@ -254,23 +257,31 @@ def latest_blessed_model() -> tfx.dsl.Resolver:
     ).with_id(BASELINE_RESOLVER_ID)
 
 
+def evaluator(config: PipelineConfig, platform: Platform, data: DataNodes,
+              model: tfx.dsl.Channel, baseline: Optional[tfx.dsl.Channel]):
+    """TFMA on the official test reviews; on spans also on the newest span's held-out ones."""
+    examples = data.example_gen.outputs["examples"]
+    if platform.spans:
+        return SpanEvaluator(examples=examples, model=model, baseline_model=baseline,
+                             eval_config=eval_config(config),
+                             span_eval_config=span_eval_config(config))
+    return tfx.components.Evaluator(examples=examples, example_splits=["test"], model=model,
+                                    baseline_model=baseline, eval_config=eval_config(config))
+
+
 def evaluation_and_push(config: PipelineConfig, platform: Platform, data: DataNodes,
                         model: tfx.dsl.Channel) -> EvaluationNodes:
-    """TFMA on the official test reviews against the last blessed model; a blessed model is
-    pushed to the serving directory as a new version."""
+    """The candidate judged against the last blessed model; a blessed model is pushed to the
+    serving directory as a new version."""
     resolver = latest_blessed_model() if platform.with_baseline else None
-    evaluator = tfx.components.Evaluator(
-        examples=data.example_gen.outputs["examples"],
-        example_splits=["test"],
-        model=model,
-        baseline_model=resolver.outputs["model"] if resolver else None,
-        eval_config=eval_config(config))
+    evaluator_node = evaluator(config, platform, data, model,
+                               resolver.outputs["model"] if resolver else None)
     pusher = VersionedPusher(
         model=model,
-        model_blessing=evaluator.outputs["blessing"],
+        model_blessing=evaluator_node.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)))
-    return EvaluationNodes(resolver, evaluator, pusher)
+    return EvaluationNodes(resolver, evaluator_node, pusher)
 
 
 def evaluation_report(config: PipelineConfig, data: DataNodes, transform_outputs,
@@ -286,6 +297,8 @@ def evaluation_report(config: PipelineConfig, data: DataNodes, transform_outputs
         model=trainer_outputs["model"],
         model_run=trainer_outputs["model_run"],
         evaluation=evaluation.evaluator.outputs["evaluation"],
+        **({"span_evaluation": evaluation.evaluator.outputs["span_evaluation"]}
+           if isinstance(evaluation.evaluator, SpanEvaluator) else {}),
         blessing=evaluation.evaluator.outputs["blessing"],
         baseline_model=evaluation.baseline_model,
         pushed_model=evaluation.pusher.outputs["pushed_model"])

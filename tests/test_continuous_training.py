@@ -1,18 +1,27 @@
 """Continuous training for real, on tiny generated spans: `imdb-lstm stream replay` writes them,
 `imdb-lstm watch` runs the whole pipeline once per span; what happened is read back from ML
 Metadata, the serving directory and the Trainer's run directory."""
+import dataclasses
 import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 
+import ml_metadata as mlmd
 import pytest
+import tensorflow as tf
+from tfx.orchestration import metadata
 
 import synthetic_imdb
 from components import spans
+from components.span_example_gen import SPAN_HOLDOUT_SPLIT, split_of
 from pipeline import outcome
-from pipeline_runs import BIN, FAST_TRAINING, NO_VALUE_GATES, PROJECT_ROOT, imdb_lstm, versions
+from pipeline_runs import (BIN, FAST_TRAINING, GOOD_MODEL, NO_VALUE_GATES, PROJECT_ROOT,
+                           imdb_lstm, input_uris, versions)
+from scored_splits import classification, served_scores, split_examples
+from trainer import features
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +64,7 @@ def report_summary(run):
 
 
 def started_from(run):
-    with open(os.path.join(run.output_uris["ModelRun"], "start.json")) as f:
+    with open(os.path.join(run.output_uris["model_run"], "start.json")) as f:
         return json.load(f)["serving_model"]
 
 
@@ -133,3 +142,91 @@ def test_sigterm_stops_watch_mid_run_and_leaves_the_span_to_run_again(landing, t
     # The run on span 1 did not end, so span 1 is still to do.
     assert stopped.span == 1 and not stopped.finished
     assert "EvaluationReport" not in stopped.component_states
+
+
+def rated_reviews(count, seed, prefix):
+    """`count` generated training reviews as span records, half positive."""
+    generated = [(path, text) for path, text in synthetic_imdb.reviews(count // 2, seed)
+                 if re.search(r"/train/(pos|neg)/", path)]
+    return [spans.RatedReview(f"{prefix}-{i}", text, int(re.search(r"_(\d+)\.txt$", path)[1]),
+                              "2026-12-07T00:00:00+00:00")
+            for i, (path, text) in enumerate(generated)]
+
+
+@pytest.fixture(scope="module")
+def turned_landing(tmp_path_factory):
+    """Span 1 as generated; span 2 twice as large, its ratings (so its labels) turned around
+    (9 -> 2) except for the reviews it holds out for the gate, which read as span 1's do."""
+    root = tmp_path_factory.mktemp("turned")
+    data = synthetic_imdb.write_archive(str(root / "imdb.tar.gz"), per_folder=60)
+    landing = str(root / "landing")
+    spans.write_span(landing, 1, rated_reviews(200, seed=1, prefix="s1"))
+    second = rated_reviews(400, seed=2, prefix="s2")
+    held_out = [r for r in second if split_of(r.id, True, 10) == SPAN_HOLDOUT_SPLIT]
+    spans.write_span(landing, 2, [r if r in held_out else
+                                  dataclasses.replace(r, rating=11 - r.rating) for r in second])
+    return data, landing, held_out
+
+
+def blessed_model_ids(output_dir):
+    """The models some ModelBlessing in ML Metadata calls blessed: what the next run's
+    latest-blessed-model resolver chooses from."""
+    store = mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(
+        os.path.join(output_dir, "metadata", "imdb-lstm", "metadata.db")))
+    return {b.custom_properties["current_model_id"].int_value
+            for b in store.get_artifacts_by_type("ModelBlessing")
+            if b.custom_properties["blessed"].int_value == 1}
+
+
+def test_a_candidate_worse_on_the_newest_spans_held_out_reviews_is_not_pushed(turned_landing,
+                                                                              tmp_path):
+    data, landing, held_out = turned_landing
+    output_dir = str(tmp_path / "out")
+    # The fixed set never refuses here; the span's held-out reviews allow no loss at all.
+    process = watch(data, landing, output_dir, "--once", *GOOD_MODEL,
+                    "--max-accuracy-regression", "1", "--max-span-accuracy-regression", "0")
+    assert process.returncode == 0, process.stderr
+    first, second = finished_runs(output_dir)
+    assert first.pushed and first.blessed
+    # Both models scored here on the span's held-out reviews: exactly the reviews kept from
+    # training, and the candidate (trained on turned labels) is the worse of the two.
+    [examples] = input_uris(output_dir, "SpanEvaluator")["examples"]
+    serialized, labels = split_examples(examples, SPAN_HOLDOUT_SPLIT)
+    assert sorted(_texts(serialized)) == sorted(r.review for r in held_out)
+    trained_on = _texts(split_examples(examples, "train")[0] + split_examples(examples, "eval")[0])
+    assert not set(_texts(serialized)) & set(trained_on)
+    candidate = classification(served_scores(second.output_uris["model"], serialized), labels)
+    serving = classification(served_scores(first.output_uris["model"], serialized), labels)
+    assert candidate["binary_accuracy"] < serving["binary_accuracy"]
+    assert second.span_metrics["binary_accuracy"] == pytest.approx(candidate["binary_accuracy"])
+    assert second.span_baseline_metrics["binary_accuracy"] == pytest.approx(
+        serving["binary_accuracy"])
+    # Refused by the span check alone; nothing pushed; the refused model can never be a baseline.
+    assert second.blessed is False and second.refused_by == [
+        f"binary_accuracy change on {SPAN_HOLDOUT_SPLIT}"]
+    assert not second.pushed and versions(os.path.join(output_dir, "serving", "imdb-lstm")) == [
+        first.pushed_version]
+    assert blessed_model_ids(output_dir) == {_model_id(output_dir, first)}
+    assert (f"span held-out accuracy {candidate['binary_accuracy']:.4f} (serving "
+            f"{serving['binary_accuracy']:.4f}), blessed no (refused: binary_accuracy change on "
+            f"{SPAN_HOLDOUT_SPLIT}), serving unchanged") in process.stderr
+    # The report shows both evaluations and names the failing threshold with its split.
+    summary = report_summary(second)
+    assert summary["span_check"]["overall"]["binary_accuracy"] == pytest.approx(
+        candidate["binary_accuracy"])
+    failed = [(row["metric"], row["check"], row["split"])
+              for row in summary["gate"]["thresholds"] if row["passed"] is False]
+    assert failed == [("binary_accuracy", "change", SPAN_HOLDOUT_SPLIT)]
+    assert summary["evaluation"]["overall"]["example_count"] == 120  # the fixed set
+
+
+def _texts(serialized):
+    return [tf.train.Example.FromString(e).features.feature[features.REVIEW_KEY]
+            .bytes_list.value[0].decode("utf-8") for e in serialized]
+
+
+def _model_id(output_dir, run):
+    store = mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(
+        os.path.join(output_dir, "metadata", "imdb-lstm", "metadata.db")))
+    return next(m.id for m in store.get_artifacts_by_type("Model")
+                if m.uri == run.output_uris["model"])

@@ -36,3 +36,21 @@ def test_the_model_is_read_as_the_pusher_ships_it_and_sliced_as_the_report_shows
     metrics = {m.class_name: m for m in eval_config.metrics_specs[0].metrics}
     assert f'"thresholds": [{evaluation.DECISION_THRESHOLD}]' in \
         metrics["ConfusionMatrixAtThresholds"].config
+
+
+def test_on_the_newest_spans_held_out_reviews_only_the_change_against_the_serving_model_gates():
+    config = pipeline_config.load(overrides={"min_accuracy": 0.8, "min_auc": 0.85,
+                                             "max_span_accuracy_regression": 0.03}, environ={})
+    span_config = evaluation.span_eval_config(config)
+    assert list(span_config.model_specs) == list(evaluation.eval_config(config).model_specs)
+    assert list(span_config.slicing_specs) == [tfma.SlicingSpec()]  # a few hundred reviews
+    metrics = {m.class_name: m for m in span_config.metrics_specs[0].metrics}
+    gated = {name: m.per_slice_thresholds for name, m in metrics.items()
+             if m.per_slice_thresholds or m.threshold.ByteSize()}
+    [accuracy] = gated.pop("BinaryAccuracy")
+    assert gated == {}
+    assert list(accuracy.slicing_specs) == [tfma.SlicingSpec()]
+    assert accuracy.threshold.change_threshold.absolute.value == -0.03
+    assert accuracy.threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+    # The lower bounds are the fixed evaluation set's business.
+    assert not accuracy.threshold.HasField("value_threshold")

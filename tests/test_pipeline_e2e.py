@@ -161,8 +161,8 @@ def test_pretrainer_hands_the_trainer_its_embedding(tmp_path):
         counts[split] = len(parsed)
     assert counts["train"] + counts["eval"] == 150 and counts["eval"] > 0
     # What the run reports is the classifier's, not the language model's.
-    assert "/Trainer/" in run.output_uris["ModelRun"]
-    with open(os.path.join(run.output_uris["ModelRun"], "history.json")) as f:
+    assert "/Trainer/" in run.output_uris["model_run"]
+    with open(os.path.join(run.output_uris["model_run"], "history.json")) as f:
         assert "val_accuracy" in json.load(f)
     assert run.pushed
 
@@ -179,7 +179,7 @@ def test_pretrainer_hands_the_trainer_its_embedding(tmp_path):
     run = latest(str(tmp_path / "later"))
     assert set(run.component_states) == ALL_NODES | {"PretrainedModelImporter"}
     assert input_uris(str(tmp_path / "later"), "Trainer")["base_model"] == [model_dir]
-    assert "/Trainer/" in run.output_uris["ModelRun"] and run.pushed
+    assert "/Trainer/" in run.output_uris["model_run"] and run.pushed
 
 
 def test_anomalies_stop_the_run_before_training(tmp_path, data, browser):
@@ -246,4 +246,4 @@ def test_production_gates_refuse_a_model_below_them(data, tmp_path):
               for row in gate["thresholds"] if row["passed"] is False}
     assert ("binary_accuracy", "lower_bound", 0.85) in failed
     assert run.metrics["binary_accuracy"] < 0.85
-    assert "blessed: NO (a gate failed)" in process.stderr
+    assert "blessed: NO (binary_accuracy lower_bound on test" in process.stderr

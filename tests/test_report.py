@@ -30,7 +30,7 @@ def scored_test_split(examples, model_uri):
 def restored_epoch(examples, run, history):
     """The epoch whose eval loss the exported model reproduces on the eval split."""
     serialized, labels = split_examples(examples, "eval")
-    loss = log_loss(served_scores(run.output_uris["Model"], serialized), labels)
+    loss = log_loss(served_scores(run.output_uris["model"], serialized), labels)
     distances = [abs(loss - epoch_loss) for epoch_loss in history["val_loss"]]
     assert min(distances) < 1e-4, (loss, history["val_loss"])
     return distances.index(min(distances)) + 1
@@ -38,14 +38,14 @@ def restored_epoch(examples, run, history):
 
 def test_report_of_a_blessed_run_matches_tfma(runs, browser, tmp_path):
     _, run, _ = runs["first"]
-    evaluation = run.output_uris["ModelEvaluation"]
+    evaluation = run.output_uris["evaluation"]
     keys, image_count = open_page(browser, run.report_path, str(tmp_path / "first.png"))
     # Length distribution, training curves, ROC and PR, calibration, confusion matrix, slices.
     assert image_count == 6
 
     # The overall numbers are what the pushed model gives on the test split, scored here.
     examples = ingested(runs["output_dir"])
-    expected = scored_test_split(examples, run.output_uris["Model"])
+    expected = scored_test_split(examples, run.output_uris["model"])
     for name in ("binary_accuracy", "precision", "recall", "binary_crossentropy", "calibration"):
         assert float(keys[f"overall.{name}"]) == pytest.approx(expected[name], abs=1e-4), name
     # TFMA's AUC interpolates over 10,000 thresholds.
@@ -68,7 +68,7 @@ def test_report_of_a_blessed_run_matches_tfma(runs, browser, tmp_path):
     assert float(keys["gate.binary_accuracy.lower_bound"]) == pytest.approx(
         expected["binary_accuracy"], abs=1e-4)
     assert int(keys["data.test.examples"]) == expected["example_count"]
-    with open(os.path.join(run.output_uris["Model"], "Format-Serving", "assets.extra",
+    with open(os.path.join(run.output_uris["model"], "Format-Serving", "assets.extra",
                            "calibration.json")) as f:
         calibrated = json.load(f)
     assert float(keys["training.decision_threshold"]) == pytest.approx(
@@ -76,7 +76,7 @@ def test_report_of_a_blessed_run_matches_tfma(runs, browser, tmp_path):
     # Under 1,000 eval reviews nothing is fitted: the served score is the model's own, whose
     # loss on the eval split tells which epoch's weights were kept.
     assert calibrated["decision_threshold"] == 0.5
-    with open(os.path.join(run.output_uris["ModelRun"], "history.json")) as f:
+    with open(os.path.join(run.output_uris["model_run"], "history.json")) as f:
         history = json.load(f)
     assert int(keys["training.restored_epoch"]) == restored_epoch(examples, run, history)
 
@@ -99,7 +99,7 @@ def test_the_report_says_fitted_only_when_the_threshold_was(runs):
 
 def test_report_of_a_worse_model_names_the_failing_threshold(runs, browser, tmp_path):
     process, run, _ = runs["worse"]
-    evaluation = run.output_uris["ModelEvaluation"]
+    evaluation = run.output_uris["evaluation"]
     keys, _ = open_page(browser, run.report_path, str(tmp_path / "worse.png"))
 
     validation = tfma.load_validation_result(evaluation)
@@ -114,8 +114,8 @@ def test_report_of_a_worse_model_names_the_failing_threshold(runs, browser, tmp_
 
     # The candidate scored here against the baseline, the first run's pushed model.
     examples = ingested(runs["output_dir"])
-    candidate = scored_test_split(examples, run.output_uris["Model"])
-    baseline = scored_test_split(examples, runs["first"][1].output_uris["Model"])
+    candidate = scored_test_split(examples, run.output_uris["model"])
+    baseline = scored_test_split(examples, runs["first"][1].output_uris["model"])
     assert float(keys["overall.binary_accuracy"]) == pytest.approx(
         candidate["binary_accuracy"], abs=1e-4)
     assert float(keys["baseline.binary_accuracy"]) == pytest.approx(

@@ -8,7 +8,7 @@ import pytest
 
 import synthetic_imdb
 from components import span_replay, spans
-from components.span_example_gen import newest_span, window_spans
+from components.span_example_gen import SPAN_HOLDOUT_SPLIT, newest_span, split_of, window_spans
 from trainer import features
 
 GOOD = {"id": "a1", "review": "A fine film.", "rating": 8, "time": "2026-12-06T10:00:00Z"}
@@ -66,6 +66,18 @@ def test_the_window_is_the_last_spans_up_to_the_newest():
     assert window_spans(2, 3) == [1, 2]
     assert window_spans(5, 3) == [3, 4, 5]
     assert window_spans(5, 1) == [5]
+
+
+def test_the_gate_holds_out_reviews_of_the_newest_span_only_and_they_train_later():
+    ids = [f"review-{i}" for i in range(10_000)]
+    newest = [split_of(i, True, 10) for i in ids]
+    older = [split_of(i, False, 10) for i in ids]
+    # About a tenth each for eval and the gate, the same eval reviews in every span.
+    assert 900 < newest.count("eval") < 1100 and 900 < newest.count(SPAN_HOLDOUT_SPLIT) < 1100
+    assert [s == "eval" for s in newest] == [s == "eval" for s in older]
+    assert SPAN_HOLDOUT_SPLIT not in older
+    # Once its span is no longer the newest, a held-out review trains.
+    assert {o for n, o in zip(newest, older) if n == SPAN_HOLDOUT_SPLIT} == {"train"}
 
 
 def test_replay_cuts_the_training_reviews_by_film_into_spans(tmp_path):

@@ -27,6 +27,10 @@ from trainer.config import EARLY_STOPPING_MODES
 
 SCHEMA_VERSION = 1
 EVALUATED_SPLIT = "test"
+# On spans, the gate also judges on the newest span's held-out reviews (SpanEvaluator).
+SPAN_CHECK_SPLIT = "span_holdout"
+SPAN_CHECK_METRICS = ("example_count", "binary_accuracy", "auc", "precision", "recall",
+                      "binary_crossentropy")
 # Metrics shown per slice; AUC and precision/recall mean nothing in a slice of one class, and
 # every `rating` and `label` slice is one.
 SLICE_METRICS = ("example_count", "binary_accuracy", "mean_label", "mean_prediction",
@@ -53,6 +57,7 @@ class ReportInputs:
     model_uri: Optional[str] = None
     model_run_uri: Optional[str] = None
     evaluation_uri: Optional[str] = None
+    span_evaluation_uri: Optional[str] = None
     blessing_uri: Optional[str] = None
     baseline_model_uri: Optional[str] = None
     # The PushedModel's custom properties: pushed, pushed_version, pushed_destination, ...
@@ -61,7 +66,9 @@ class ReportInputs:
 
 def summarize(inputs: ReportInputs) -> Dict[str, Any]:
     trainer_config = _trainer_config(inputs)
-    evaluation, gate = _evaluation_and_gate(inputs)
+    test = inputs.evaluation_uri and evaluated(inputs.evaluation_uri, EVALUATED_SPLIT)
+    span = inputs.span_evaluation_uri and evaluated(inputs.span_evaluation_uri,
+                                                     SPAN_CHECK_SPLIT)
     return {
         "schema_version": SCHEMA_VERSION,
         "run": {
@@ -77,8 +84,10 @@ def summarize(inputs: ReportInputs) -> Dict[str, Any]:
         "data": _data(inputs, trainer_config),
         "drift": _drift(inputs.drift_uri) if inputs.drift_uri else None,
         "training": _training(inputs, trainer_config),
-        "evaluation": evaluation,
-        "gate": gate,
+        "evaluation": _evaluation(test) if test else None,
+        "span_check": _span_check(span) if span else None,
+        "gate": _gate(inputs, test.thresholds + (span.thresholds if span else []))
+                if test else None,
     }
 
 
@@ -290,29 +299,48 @@ def _load(evaluation_uri: str):
     return eval_config, candidate, baseline_name
 
 
-def candidate_overall(evaluation_uri: str) -> Dict[str, Any]:
-    """The candidate model's metrics on the whole test split."""
-    return _overall(_load(evaluation_uri)[1])
+@dataclasses.dataclass
+class Evaluated:
+    """One TFMA evaluation of candidate (and baseline) on one split, with its gate's rows."""
+    split: str
+    candidate: Any  # the candidate's EvalResult
+    overall: Dict[str, Any]
+    baseline_overall: Optional[Dict[str, Any]]
+    thresholds: List[Dict[str, Any]]
+
+    @property
+    def refused_by(self) -> List[str]:
+        """'binary_accuracy change on span_holdout', ...: the thresholds that failed."""
+        return [f"{row['metric']} {row['check']} on {self.split}" for row in self.thresholds
+                if row["passed"] is False]
 
 
-def _evaluation_and_gate(inputs: ReportInputs):
-    if not inputs.evaluation_uri:
-        return None, None
-    eval_config, candidate, baseline_name = _load(inputs.evaluation_uri)
-    candidate_values = _overall(candidate)
-    baseline_values = (_overall(tfma.load_eval_result(inputs.evaluation_uri,
-                                                       model_name=baseline_name))
-                        if baseline_name else None)
-    return (_evaluation(candidate, candidate_values, baseline_values),
-            _gate(inputs, eval_config, candidate_values, baseline_values))
+def evaluated(evaluation_uri: str, split: str) -> Evaluated:
+    """The TFMA evaluation at `evaluation_uri`, which judged the models on `split`."""
+    eval_config, candidate, baseline_name = _load(evaluation_uri)
+    overall = _overall(candidate)
+    baseline = (_overall(tfma.load_eval_result(evaluation_uri, model_name=baseline_name))
+                if baseline_name else None)
+    validation = tfma.load_validation_result(evaluation_uri)
+    rows = [{**row, "split": split}
+            for row in _threshold_rows(eval_config, validation, overall, baseline)]
+    return Evaluated(split, candidate, overall, baseline, rows)
 
 
-def _evaluation(candidate, overall: Dict[str, Any],
-                baseline_overall: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+def _span_check(span: Evaluated) -> Dict[str, Any]:
+    """Candidate and serving model on the newest span's held-out reviews."""
+    return {"split": SPAN_CHECK_SPLIT,
+            "overall": {k: span.overall.get(k) for k in SPAN_CHECK_METRICS},
+            "baseline_overall": span.baseline_overall and {
+                k: span.baseline_overall.get(k) for k in SPAN_CHECK_METRICS}}
+
+
+def _evaluation(test: Evaluated) -> Dict[str, Any]:
     slices = [{**_slice_name(slice_key),
                "metrics": {k: _metric_values(metrics).get(k) for k in SLICE_METRICS}}
-              for slice_key, metrics in candidate.slicing_metrics if slice_key]
-    plots = next((p for k, p in candidate.plots if not k), {})
+              for slice_key, metrics in test.candidate.slicing_metrics if slice_key]
+    plots = next((p for k, p in test.candidate.plots if not k), {})
+    overall, baseline_overall = test.overall, test.baseline_overall
     return {
         "split": EVALUATED_SPLIT,
         "overall": {k: overall.get(k) for k in OVERALL_METRICS},
@@ -375,13 +403,12 @@ def _threshold_rows(eval_config, validation, candidate: Dict[str, Any],
     return rows
 
 
-def _gate(inputs: ReportInputs, eval_config, candidate: Dict[str, Any],
-          baseline: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    validation = tfma.load_validation_result(inputs.evaluation_uri)
+def _gate(inputs: ReportInputs, thresholds: List[Dict[str, Any]]) -> Dict[str, Any]:
     push = inputs.push or {}
     return {
-        "blessed": _blessed(inputs.blessing_uri, validation.validation_ok),
-        "thresholds": _threshold_rows(eval_config, validation, candidate, baseline),
+        "blessed": _blessed(inputs.blessing_uri, thresholds),
+        # One row per threshold and the split it judged: `test`, on spans also `span_holdout`.
+        "thresholds": thresholds,
         "baseline_model": inputs.baseline_model_uri,
         "pushed": bool(push.get("pushed")),
         "pushed_version": push.get("pushed_version"),
@@ -390,11 +417,11 @@ def _gate(inputs: ReportInputs, eval_config, candidate: Dict[str, Any],
     }
 
 
-def _blessed(blessing_uri: Optional[str], validation_ok: bool) -> bool:
-    """What the Evaluator decided: its BLESSED / NOT_BLESSED marker, else the validation."""
+def _blessed(blessing_uri: Optional[str], thresholds: List[Dict[str, Any]]) -> bool:
+    """What the Evaluator decided: its BLESSED / NOT_BLESSED marker, else the thresholds."""
     if blessing_uri:
         if fileio.exists(os.path.join(blessing_uri, "BLESSED")):
             return True
         if fileio.exists(os.path.join(blessing_uri, "NOT_BLESSED")):
             return False
-    return bool(validation_ok)
+    return all(row["passed"] is not False for row in thresholds)
