@@ -105,16 +105,25 @@ def runs(metadata_path: str, pipeline_name: str, evaluations: bool = True) -> Li
     if not os.path.exists(metadata_path):
         return []
     store = _store(metadata_path)
-    contexts = sorted((c for c in store.get_contexts_by_type("pipeline_run")
-                       if _belongs_to(store, c, pipeline_name)),
-                      key=lambda c: (c.create_time_since_epoch, c.id))
-    return [_outcome(store, context, evaluations) for context in contexts]
+    return [_outcome(store, context, evaluations)
+            for context in _run_contexts(store, pipeline_name)]
 
 
 def latest_run(metadata_path: str, pipeline_name: str) -> Optional[RunOutcome]:
-    """The newest run of `pipeline_name` recorded in the SQLite store, or None."""
-    recorded = runs(metadata_path, pipeline_name)
-    return recorded[-1] if recorded else None
+    """The newest run of `pipeline_name` recorded in the SQLite store, or None; only its
+    evaluations are read."""
+    if not os.path.exists(metadata_path):
+        return None
+    store = _store(metadata_path)
+    contexts = _run_contexts(store, pipeline_name)
+    return _outcome(store, contexts[-1]) if contexts else None
+
+
+def _run_contexts(store: mlmd.MetadataStore, pipeline_name: str):
+    """The pipeline_run contexts of `pipeline_name`, oldest first."""
+    return sorted((c for c in store.get_contexts_by_type("pipeline_run")
+                   if _belongs_to(store, c, pipeline_name)),
+                  key=lambda c: (c.create_time_since_epoch, c.id))
 
 
 def _node_names(store: mlmd.MetadataStore, executions) -> Dict[int, str]:
