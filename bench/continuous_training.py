@@ -56,9 +56,7 @@ def _result(run: outcome.RunOutcome, summary: Optional[dict], seconds: dict) -> 
     if summary is None or not summary["training"]:
         return f"run {seconds.get('run', '?')} s, nothing trained or pushed"
     training = summary["training"]
-    span_check = (f"{run.span_metrics['binary_accuracy']:.4f}"
-                  + (f" ({run.span_baseline_metrics['binary_accuracy']:.4f})"
-                     if run.span_baseline_metrics else "")) if run.span_metrics else "-"
+    span_check = run.span_accuracies or "-"
     verdict = (f"pushed {run.pushed_version}" if run.pushed and run.new_version
                else "refused: " + "; ".join(run.refused_by) if run.refused_by else "not pushed")
     return (f"{training['epochs']}, {sum(training['epoch_seconds'] or []):.0f}, "

@@ -44,9 +44,9 @@ class PipelineConfig:
     pretrained_model: Optional[str] = None
     # Continuous training (README, "Continuous training"): a landing location of review spans
     # (components/spans.py). Set, the pipeline reads the window of `window` spans ending at `span`
-    # (0: the newest complete one) instead of `data`, and gates on `eval_data`'s official test
-    # reviews (an aclImdb source like `data`; None: the newest span's held-out reviews) and on
-    # the newest span's held-out reviews (components/span_example_gen.py).
+    # (0: the newest complete one) instead of `data`, and gates on the newest span's held-out
+    # reviews (components/span_example_gen.py) and on `eval_data`'s official test reviews (an
+    # aclImdb source like `data`; None: those held-out reviews again).
     landing: Optional[str] = None
     span: int = 0
     window: int = 3

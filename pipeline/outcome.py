@@ -63,11 +63,8 @@ class RunOutcome:
                 value = self.metrics[name]
                 lines.append(f"  test {name}: {value:.0f}" if name == "example_count"
                              else f"  test {name}: {value:.4f}")
-        if self.span_metrics:
-            serving = (f" (serving model {self.span_baseline_metrics['binary_accuracy']:.4f})"
-                       if self.span_baseline_metrics else "")
-            lines.append("  newest span's held-out binary_accuracy: "
-                         f"{self.span_metrics['binary_accuracy']:.4f}{serving}")
+        if self.span_accuracies:
+            lines.append(f"  newest span's held-out binary_accuracy: {self.span_accuracies}")
         if self.blessed is not None:
             refused = "; ".join(self.refused_by) or "a gate failed"
             lines.append(f"  blessed: {'yes' if self.blessed else f'NO ({refused})'}")
@@ -79,6 +76,16 @@ class RunOutcome:
         if self.report_path:
             lines.append(f"  report: {self.report_path}")
         return lines
+
+    @property
+    def span_accuracies(self) -> Optional[str]:
+        """'0.8764 (serving 0.8411)': accuracy on the newest span's held-out reviews, the serving
+        model's in brackets (None: not evaluated there)."""
+        if not self.span_metrics:
+            return None
+        serving = (f" (serving {self.span_baseline_metrics['binary_accuracy']:.4f})"
+                   if self.span_baseline_metrics else "")
+        return f"{self.span_metrics['binary_accuracy']:.4f}{serving}"
 
     @property
     def report_path(self) -> Optional[str]:
@@ -144,9 +151,10 @@ def _outcome(store: mlmd.MetadataStore, run: metadata_store_pb2.Context,
     outputs = _outputs_by_key(store, [e for e in executions
                                       if nodes[e.id] not in _PRETRAINING_NODES])
     blessing, pushed = outputs.get("blessing"), outputs.get("pushed_model")
-    test, span_check = (summary.evaluated(outputs[key].uri, split)
-                        if evaluations and key in outputs else None for key, split in (("evaluation", summary.EVALUATED_SPLIT),
-                                           ("span_evaluation", summary.SPAN_CHECK_SPLIT)))
+    test, span_check = (
+        summary.evaluated(outputs[key].uri, split) if evaluations and key in outputs else None
+        for key, split in (("evaluation", summary.EVALUATED_SPLIT),
+                           ("span_evaluation", summary.SPAN_CHECK_SPLIT)))
     span, window = _span_and_window(store, [e for e in executions
                                             if nodes[e.id] == SpanExampleGen.__name__])
     return RunOutcome(

@@ -38,16 +38,10 @@ def _ready_since(config: PipelineConfig, span: int) -> Optional[float]:
 
 def _gate_verdict(run: outcome.RunOutcome) -> str:
     """'test accuracy 0.8479, span held-out accuracy 0.8612 (serving 0.8455), blessed yes'."""
-    def accuracy(metrics) -> str:
-        return f"{metrics.get('binary_accuracy', float('nan')):.4f}"
-
-    span_check = ""
-    if run.span_metrics:
-        serving = (f" (serving {accuracy(run.span_baseline_metrics)})"
-                   if run.span_baseline_metrics else "")
-        span_check = f", span held-out accuracy {accuracy(run.span_metrics)}{serving}"
+    span_check = (f", span held-out accuracy {run.span_accuracies}" if run.span_accuracies
+                  else "")
     refused = f" (refused: {'; '.join(run.refused_by)})" if run.refused_by else ""
-    return (f"test accuracy {accuracy(run.metrics)}{span_check}, "
+    return (f"test accuracy {run.metrics.get('binary_accuracy', float('nan')):.4f}{span_check}, "
             f"blessed {'yes' if run.blessed else 'no' + refused}")
 
 
