@@ -27,8 +27,8 @@ SUMMARY_FILE = "summary.json"
 PUSH_PROPERTIES = ("pushed", "pushed_version", "pushed_destination", "new_version")
 # Keys of the component's inputs: also the roles `imdb-lstm report` looks up in ML Metadata.
 INPUT_KEYS = ("statistics", "anomalies", "drift", "transform_graph", "transformed_examples",
-              "model", "model_run", "evaluation", "span_evaluation", "blessing", "baseline_model",
-              "pushed_model")
+              "model", "model_run", "evaluation", "span_evaluation", "blessing",
+              "sliced_evaluation", "baseline_model", "pushed_model")
 
 
 class EvaluationReportArtifact(artifact.Artifact):
@@ -56,6 +56,8 @@ class EvaluationReportSpec(ComponentSpec):
         "span_evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation,
                                             optional=True),
         "blessing": ChannelParameter(type=standard_artifacts.ModelBlessing),
+        # The candidate per slice of the test split (SlicedEvaluator).
+        "sliced_evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
         "baseline_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
         "pushed_model": ChannelParameter(type=standard_artifacts.PushedModel),
     }

@@ -23,6 +23,7 @@ _log = logging.getLogger(__name__)
 
 # TF Serving ignores assets.extra/, the conventional home of files that travel with a SavedModel.
 PUSH_INFO = os.path.join("assets.extra", "push_info.json")
+PUSHED_AT = "pushed_at"  # the PushedModel's property: when the version appeared
 
 
 def latest_version(base_directory: str) -> Optional[str]:
@@ -71,9 +72,11 @@ class Executor(tfx_pusher_executor.Executor):
             {"model_uri": model.uri, "model_id": model.id, "pushed_at": int(time.time())}))
         # A serving system polling base_directory must never see a half-copied version.
         fileio.rename(staging, serving_path)
+        serving_since = time.time()
         io_utils.copy_dir(serving_path, model_push.uri)
         self._MarkPushed(model_push, serving_path, version)
         model_push.set_int_custom_property("new_version", 1)
+        model_push.set_float_custom_property(PUSHED_AT, serving_since)
         _log.info("model pushed to %s", serving_path)
 
 

@@ -13,6 +13,7 @@ from components.evaluation_report import (INPUT_KEYS, PUSH_PROPERTIES, REPORT_FI
                                           REPORT_KEY, EvaluationReport)
 from components.report import summary
 from components.imdb_example_gen import UnlabelledImdbExampleGen
+from components.pusher import PUSHED_AT
 from components.span_example_gen import WINDOW_PROPERTY, SpanExampleGen
 from pipeline.pipeline import BASELINE_RESOLVER_ID, PRETRAINED_MODEL_IMPORTER_ID, PRETRAINER_ID
 
@@ -35,6 +36,7 @@ class RunOutcome:
     pushed_version: Optional[str]
     pushed_destination: Optional[str]
     new_version: bool
+    pushed_at: Optional[float]  # when the new version appeared in the serving directory
     output_uris: Dict[str, str]  # output key -> URI, e.g. 'model_run', 'evaluation'
     # Continuous training: the newest span the run read, and its window (None: not on spans);
     # candidate and baseline on the newest span's held-out reviews ({}: not evaluated there).
@@ -167,6 +169,7 @@ def _outcome(store: mlmd.MetadataStore, run: metadata_store_pb2.Context,
         pushed_version=_property(pushed, "pushed_version") if pushed else None,
         pushed_destination=_property(pushed, "pushed_destination") if pushed else None,
         new_version=bool(pushed and _property(pushed, "new_version")),
+        pushed_at=_property(pushed, PUSHED_AT) if pushed else None,
         output_uris={key: artifact.uri for key, artifact in outputs.items()},
         span=span,
         window_spans=window,

@@ -9,7 +9,8 @@
     evaluation and push   Evaluator (test split, against the last blessed model) -> Pusher;
                           on spans SpanEvaluator, which also judges both on the newest
                           span's held-out reviews
-    EvaluationReport
+    report                SlicedEvaluator (the candidate per slice of the test split, once
+                          the Pusher is done) -> EvaluationReport
 
 What differs between platforms (where the data is, how user code is found, ML Metadata, which
 nodes the orchestrator can run) is a `Platform`, resolved by each runner before the call:
@@ -26,12 +27,14 @@ from tfx.types import artifact_utils, channel_utils
 from components.anomalies_gate import AnomaliesGate
 from components.drift_gate import DriftGate
 from components.evaluation_report import EvaluationReport
-from components.imdb_example_gen import ImdbExampleGen, UnlabelledImdbExampleGen
+from components.imdb_example_gen import (TEST_SPLIT, ImdbExampleGen,
+                                         UnlabelledImdbExampleGen)
 from components.pusher import VersionedPusher
 from components.span_evaluator import SpanEvaluator
+from components.sliced_evaluator import SlicedEvaluator
 from components.span_example_gen import SpanExampleGen
 from pipeline.config import PipelineConfig
-from pipeline.evaluation import eval_config, span_eval_config
+from pipeline.evaluation import eval_config, slice_eval_config, span_eval_config
 from pipeline.version import code_version
 
 _TRAINER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -265,7 +268,7 @@ def evaluator(config: PipelineConfig, platform: Platform, data: DataNodes,
         return SpanEvaluator(examples=examples, model=model, baseline_model=baseline,
                              eval_config=eval_config(config),
                              span_eval_config=span_eval_config(config))
-    return tfx.components.Evaluator(examples=examples, example_splits=["test"], model=model,
+    return tfx.components.Evaluator(examples=examples, example_splits=[TEST_SPLIT], model=model,
                                     baseline_model=baseline, eval_config=eval_config(config))
 
 
@@ -284,8 +287,18 @@ def evaluation_and_push(config: PipelineConfig, platform: Platform, data: DataNo
     return EvaluationNodes(resolver, evaluator_node, pusher)
 
 
+def sliced_evaluator(data: DataNodes, model: tfx.dsl.Channel,
+                     evaluation: EvaluationNodes) -> SlicedEvaluator:
+    """The report's per-slice metrics, computed once the model is served (or refused)."""
+    component = SlicedEvaluator(examples=data.example_gen.outputs["examples"], model=model,
+                                split=TEST_SPLIT, eval_config=slice_eval_config())
+    component.add_upstream_node(evaluation.pusher)
+    return component
+
+
 def evaluation_report(config: PipelineConfig, data: DataNodes, transform_outputs,
-                      trainer_outputs, evaluation: EvaluationNodes) -> EvaluationReport:
+                      trainer_outputs, evaluation: EvaluationNodes,
+                      slices: SlicedEvaluator) -> EvaluationReport:
     return EvaluationReport(
         pipeline_config=config.to_dict(), code_version=code_version(),
         data_source=config.landing or config.data,
@@ -300,6 +313,7 @@ def evaluation_report(config: PipelineConfig, data: DataNodes, transform_outputs
         **({"span_evaluation": evaluation.evaluator.outputs["span_evaluation"]}
            if isinstance(evaluation.evaluator, SpanEvaluator) else {}),
         blessing=evaluation.evaluator.outputs["blessing"],
+        sliced_evaluation=slices.outputs["sliced_evaluation"],
         baseline_model=evaluation.baseline_model,
         pushed_model=evaluation.pusher.outputs["pushed_model"])
 
@@ -310,11 +324,14 @@ def create_pipeline(config: PipelineConfig, platform: Platform) -> tfx.dsl.Pipel
     base = base_model(config, platform, data, tokens.outputs["transform_graph"])
     training = trainer(config, platform, tokens.outputs, base)
     evaluation = evaluation_and_push(config, platform, data, training.outputs["model"])
-    report = evaluation_report(config, data, tokens.outputs, training.outputs, evaluation)
+    slices = sliced_evaluator(data, training.outputs["model"], evaluation)
+    report = evaluation_report(config, data, tokens.outputs, training.outputs, evaluation,
+                               slices)
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=[*data.nodes, tokens, *base.nodes, training, *evaluation.nodes, report],
+        components=[*data.nodes, tokens, *base.nodes, training, *evaluation.nodes, slices,
+                    report],
         enable_cache=config.enable_cache,
         metadata_connection_config=platform.metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args,

@@ -57,8 +57,8 @@ def span_line(config: PipelineConfig, span: int, run: Optional[outcome.RunOutcom
     pushed = (f"pushed {run.pushed_version}" if run.pushed and run.new_version
               else "serving unchanged")
     ready = _ready_since(config, span)
-    latency = f", span to serving {time.time() - ready:.0f} s" if (
-        ready and run.pushed and run.new_version) else ""
+    latency = f", span to serving {run.pushed_at - ready:.0f} s" if (
+        ready and run.pushed_at and run.new_version) else ""
     return f"span {span}: window {window}, {verdict}, {pushed}, run {seconds:.0f} s{latency}"
 
 

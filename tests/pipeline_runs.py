@@ -26,7 +26,7 @@ GOOD_MODEL = ["--epochs", "10", "--learning-rate", "0.005", "--batch-size", "8",
 WORSE_MODEL = ["--epochs", "1", "--learning-rate", "0.00001"]
 ALL_NODES = {"ImdbExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator",
              "AnomaliesGate", "Transform", "Trainer", "latest_blessed_model_resolver",
-             "Evaluator", "VersionedPusher", "EvaluationReport"}
+             "Evaluator", "VersionedPusher", "SlicedEvaluator", "EvaluationReport"}
 
 
 def imdb_lstm(*args, command="run"):

@@ -81,6 +81,12 @@ def test_watch_runs_each_ready_span_once_on_its_window(landing, tmp_path):
     assert started_from(runs[0]) is None
     assert started_from(runs[1]) == os.path.join(serving, runs[0].pushed_version)
     assert started_from(runs[2]) in {os.path.join(serving, v) for v in versions(serving)}
+    # Span to serving: from the span's marker to its model's version appearing, before the
+    # slices and the report are computed.
+    landed = spans.read_marker(landing, 1).completed
+    assert landed < runs[0].pushed_at < os.path.getmtime(runs[0].report_path)
+    assert re.search(rf"span 1: .*, pushed {runs[0].pushed_version}, run \d+ s, span to serving "
+                     rf"{runs[0].pushed_at - landed:.0f} s\n", process.stderr)
     # The drifted span stops before anything trains on it; nothing new serves.
     assert runs[3].component_states["DriftGate"] == "FAILED"
     assert "Trainer" not in runs[3].component_states and not runs[3].pushed

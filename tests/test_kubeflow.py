@@ -76,6 +76,9 @@ def test_package_is_a_pipeline_spec_with_the_local_dag(packages, tiny_archive):
     local_edges = {node: upstream - {BASELINE_RESOLVER_ID}
                    for node, upstream in local_edges.items()}
     assert edges(spec) == local_edges
+    # The report's slices are computed once the model is pushed, not before.
+    assert "VersionedPusher" in edges(spec)["SlicedEvaluator"]
+    assert "SlicedEvaluator" in edges(spec)["EvaluationReport"]
 
 
 def test_image_resources_beam_args_and_runtime_parameter_are_where_kfp_reads_them(packages):

@@ -12,6 +12,7 @@ from pipeline import outcome
 from pipeline_runs import data_keys, input_uris, metadata_path, report
 from report_browser import open_page
 from scored_splits import classification, log_loss, served_scores, split_examples
+from trainer import features
 
 pytestmark = pytest.mark.e2e
 
@@ -54,12 +55,16 @@ def test_report_of_a_blessed_run_matches_tfma(runs, browser, tmp_path):
     result = tfma.load_eval_result(evaluation)
     assert float(keys["overall.auc_precision_recall"]) == pytest.approx(
         result.get_metrics_for_slice()["auc_precision_recall"]["doubleValue"], abs=5e-5)
-    for slice_key, metrics in result.get_metrics_for_all_slices().items():
-        if slice_key:
-            (feature, value), = slice_key
-            shown = keys[f"slice.{feature}.{value}.binary_accuracy"]
-            assert float(shown) == pytest.approx(
-                metrics["binary_accuracy"]["doubleValue"], abs=5e-5)
+    # The slices, the SlicedEvaluator's; the gate's evaluation has the whole split alone.
+    assert list(result.get_metrics_for_all_slices()) == [()]
+    sliced = tfma.load_eval_result(run.output_uris["sliced_evaluation"])
+    computed = sliced.get_metrics_for_all_slices()
+    assert {feature for ((feature, _),) in computed} == set(features.EVAL_SLICE_KEYS)
+    assert {key.rsplit(".", 1)[0] for key in keys if key.startswith("slice.")} == {
+        f"slice.{feature}.{value}" for ((feature, value),) in computed}
+    for ((feature, value),), metrics in computed.items():
+        shown = keys[f"slice.{feature}.{value}.binary_accuracy"]
+        assert float(shown) == pytest.approx(metrics["binary_accuracy"]["doubleValue"], abs=5e-5)
 
     validation = tfma.load_validation_result(evaluation)
     assert validation.validation_ok

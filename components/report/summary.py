@@ -31,8 +31,7 @@ EVALUATED_SPLIT = "test"
 SPAN_CHECK_SPLIT = "span_holdout"
 SPAN_CHECK_METRICS = ("example_count", "binary_accuracy", "auc", "precision", "recall",
                       "binary_crossentropy")
-# Metrics shown per slice; AUC and precision/recall mean nothing in a slice of one class, and
-# every `rating` and `label` slice is one.
+# Metrics shown per slice: what the SlicedEvaluator computes (pipeline/evaluation.py).
 SLICE_METRICS = ("example_count", "binary_accuracy", "mean_label", "mean_prediction",
                  "binary_crossentropy")
 CALIBRATION_BINS = 20
@@ -58,6 +57,7 @@ class ReportInputs:
     model_run_uri: Optional[str] = None
     evaluation_uri: Optional[str] = None
     span_evaluation_uri: Optional[str] = None
+    sliced_evaluation_uri: Optional[str] = None
     blessing_uri: Optional[str] = None
     baseline_model_uri: Optional[str] = None
     # The PushedModel's custom properties: pushed, pushed_version, pushed_destination, ...
@@ -84,7 +84,7 @@ def summarize(inputs: ReportInputs) -> Dict[str, Any]:
         "data": _data(inputs, trainer_config),
         "drift": _drift(inputs.drift_uri) if inputs.drift_uri else None,
         "training": _training(inputs, trainer_config),
-        "evaluation": _evaluation(test) if test else None,
+        "evaluation": _evaluation(test, inputs.sliced_evaluation_uri) if test else None,
         "span_check": _span_check(span) if span else None,
         "gate": _gate(inputs, test.thresholds + (span.thresholds if span else []))
                 if test else None,
@@ -335,10 +335,13 @@ def _span_check(span: Evaluated) -> Dict[str, Any]:
                 k: span.baseline_overall.get(k) for k in SPAN_CHECK_METRICS}}
 
 
-def _evaluation(test: Evaluated) -> Dict[str, Any]:
+def _evaluation(test: Evaluated, sliced_evaluation_uri: Optional[str]) -> Dict[str, Any]:
+    # Without the SlicedEvaluator's output, whatever slices the gate's evaluation has.
+    sliced = (tfma.load_eval_result(sliced_evaluation_uri) if sliced_evaluation_uri
+              else test.candidate)
     slices = [{**_slice_name(slice_key),
                "metrics": {k: _metric_values(metrics).get(k) for k in SLICE_METRICS}}
-              for slice_key, metrics in test.candidate.slicing_metrics if slice_key]
+              for slice_key, metrics in sliced.slicing_metrics if slice_key]
     plots = next((p for k, p in test.candidate.plots if not k), {})
     overall, baseline_overall = test.overall, test.baseline_overall
     return {
