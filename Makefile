@@ -16,14 +16,18 @@ browser:
 run: setup
 	$(VENV)/bin/imdb-lstm run --data "$(DATA)" --output-dir "$(OUTPUT_DIR)" $(ARGS)
 
+# One worker per CPU (pytest-xdist); a test file's tests share a worker, so that its fixtures
+# are built once (tests/conftest.py). Most of a pipeline run is single-threaded Python.
+PYTEST := $(VENV)/bin/python -m pytest -n auto --dist loadgroup
+
 # Both tiers: what CI runs.
 test: setup browser
-	$(VENV)/bin/python -m pytest tests $(ARGS)
+	$(PYTEST) tests $(ARGS)
 
 # Unit and component tests, for editing: a few minutes.
 test-fast: setup
-	$(VENV)/bin/python -m pytest tests -m "not e2e" $(ARGS)
+	$(PYTEST) tests -m "not e2e" $(ARGS)
 
 # Whole-pipeline runs on generated data, and the report in a real browser.
 test-e2e: setup browser
-	$(VENV)/bin/python -m pytest tests -m e2e $(ARGS)
+	$(PYTEST) tests -m e2e $(ARGS)

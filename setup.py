@@ -11,7 +11,7 @@ setuptools.setup(
                                                "streaming", "streaming.*", "imdb_lstm"]),
     install_requires=["tfx[kfp]==1.16.0", "dill", "PyYAML", "Jinja2", "matplotlib"],
     # selenium drives Debian's chromium + chromium-driver (scripts/install_browser.sh).
-    extras_require={"test": ["pytest", "selenium"]},
+    extras_require={"test": ["pytest", "pytest-xdist", "selenium"]},
     package_data={"components.report": ["templates/*.j2"]},
     entry_points={"console_scripts": ["imdb-lstm=pipeline.cli:main"]},
 )

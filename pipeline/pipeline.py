@@ -30,8 +30,8 @@ from components.evaluation_report import EvaluationReport
 from components.imdb_example_gen import (TEST_SPLIT, ImdbExampleGen,
                                          UnlabelledImdbExampleGen)
 from components.pusher import VersionedPusher
-from components.span_evaluator import SpanEvaluator
 from components.sliced_evaluator import SlicedEvaluator
+from components.span_evaluator import SpanEvaluator
 from components.span_example_gen import SpanExampleGen
 from pipeline.config import PipelineConfig
 from pipeline.evaluation import eval_config, slice_eval_config, span_eval_config
