@@ -16,9 +16,9 @@ browser:
 run: setup
 	$(VENV)/bin/imdb-lstm run --data "$(DATA)" --output-dir "$(OUTPUT_DIR)" $(ARGS)
 
-# One worker per CPU (pytest-xdist); a test file's tests share a worker, so that its fixtures
-# are built once (tests/conftest.py). Most of a pipeline run is single-threaded Python.
-PYTEST := $(VENV)/bin/python -m pytest -n auto --dist loadgroup
+# One worker per CPU (pytest-xdist; most of a pipeline run is single-threaded Python). A test
+# file's tests share a worker, so that its module fixtures are built once.
+PYTEST := $(VENV)/bin/python -m pytest -n auto --dist loadfile
 
 # Both tiers: what CI runs.
 test: setup browser

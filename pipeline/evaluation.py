@@ -2,7 +2,7 @@
 split only), on spans also on the newest span's held-out reviews; and, apart from the gate, the
 per-slice metrics the report shows.
 
-Why apart: TFMA computes every metric on every slice, for both models. With the report's 17
+Why apart: TFMA computes every metric on every slice, for both models. With the report's 14
 slices the gate took three times as long (docs/experiments/2026-12-07-evaluator-speed.md), and a
 model waited for numbers that judge nothing.
 """

@@ -9,19 +9,6 @@ import pipeline_runs  # noqa: E402
 import synthetic_imdb  # noqa: E402
 
 
-# The session fixture `runs` (three pipeline runs) serves both files.
-_THREE_RUNS_FILES = {"test_pipeline_e2e.py", "test_report.py"}
-
-
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist's loadgroup (make test): a file's tests run in one worker, so that its
-    module fixtures are built once."""
-    for item in items:
-        name = item.path.name
-        item.add_marker(pytest.mark.xdist_group("three_runs" if name in _THREE_RUNS_FILES
-                                                else name))
-
-
 @pytest.fixture
 def tiny_archive(tmp_path):
     return synthetic_imdb.write_archive(str(tmp_path / "aclImdb_tiny.tar.gz"), per_folder=5)
