@@ -9,7 +9,7 @@ import tensorflow_model_analysis as tfma
 from tfx import types
 from tfx.components.evaluator import executor as evaluator_executor
 from tfx.dsl.components.base import base_beam_component, executor_spec
-from tfx.types import standard_artifacts
+from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 SLICED_EVALUATION_KEY = "sliced_evaluation"
@@ -21,7 +21,8 @@ class Executor(evaluator_executor.Executor):
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]):
         # TFX's executor writes to 'evaluation'; this component's output has its own key, so
         # that ML Metadata tells the two evaluations of a run apart.
-        super().Do(input_dict, {"evaluation": output_dict[SLICED_EVALUATION_KEY]},
+        super().Do(input_dict,
+                   {standard_component_specs.EVALUATION_KEY: output_dict[SLICED_EVALUATION_KEY]},
                    exec_properties)
 
 

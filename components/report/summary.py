@@ -21,14 +21,16 @@ from tfx.dsl.io import fileio
 from components.anomalies_gate import read_anomalies
 from components.drift_gate import read_drift
 from components.artifact_dirs import split_dirs
+from components.imdb_example_gen import TEST_SPLIT
+from components.span_example_gen import SPAN_HOLDOUT_SPLIT
 from trainer import features
 from trainer.artifacts import CALIBRATION_ASSET, CONFIG_ASSET, HISTORY_FILE
 from trainer.config import EARLY_STOPPING_MODES
 
 SCHEMA_VERSION = 1
-EVALUATED_SPLIT = "test"
+EVALUATED_SPLIT = TEST_SPLIT
 # On spans, the gate also judges on the newest span's held-out reviews (SpanEvaluator).
-SPAN_CHECK_SPLIT = "span_holdout"
+SPAN_CHECK_SPLIT = SPAN_HOLDOUT_SPLIT
 SPAN_CHECK_METRICS = ("example_count", "binary_accuracy", "auc", "precision", "recall",
                       "binary_crossentropy")
 # Metrics shown per slice: what the SlicedEvaluator computes (pipeline/evaluation.py).
