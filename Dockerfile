@@ -7,6 +7,7 @@ FROM gcr.io/tfx-oss-public/tfx:1.16.0
 
 WORKDIR /opt/imdb-lstm-tfx
 COPY setup.py pyproject.toml constraints.txt ./
+COPY cli/ cli/
 COPY pipeline/ pipeline/
 COPY components/ components/
 COPY trainer/ trainer/

@@ -26,7 +26,7 @@ import time
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
-from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
+from cli import logs  # noqa: E402  (first: quiets TensorFlow)
 from pipeline import config as pipeline_config  # noqa: E402
 from pipeline import outcome  # noqa: E402
 from trainer import models  # noqa: E402

@@ -29,7 +29,7 @@ import time
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
-from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
+from cli import logs  # noqa: E402  (first: quiets TensorFlow)
 from bench.benchmark import (latest_output, seed_model, transformed_split,  # noqa: E402
                              variant_parser, variant_settings)
 from trainer import input_pipeline, models, strategy as strategies, training  # noqa: E402

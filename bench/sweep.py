@@ -24,7 +24,7 @@ import time
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
-from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
+from cli import logs  # noqa: E402  (first: quiets TensorFlow)
 from bench.benchmark import (latest_output, test_split, variant_parser,  # noqa: E402
                              variant_settings)
 from trainer import artifacts, calibration, features, training  # noqa: E402

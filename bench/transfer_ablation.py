@@ -17,7 +17,7 @@ import time
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
-from pipeline import logs  # noqa: E402  (first: quiets TensorFlow)
+from cli import logs  # noqa: E402  (first: quiets TensorFlow)
 from bench.benchmark import (PIPELINE_NAME, latest_output, test_reviews,  # noqa: E402
                              variant_parser, variant_settings)
 from trainer import artifacts, input_pipeline, models, warm_start  # noqa: E402

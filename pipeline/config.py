@@ -3,7 +3,7 @@
 
 Precedence, lowest first: defaults, YAML file (its `per_variant` section for the chosen variant
 over its `trainer` section), IMDB_LSTM_* environment variables, CLI flags.
-Environment variables exist for the `tfx` CLI, which runs pipeline/local_runner.py with no
+Environment variables exist for the `tfx` CLI, which runs cli/tfx_cli_pipeline.py with no
 arguments: IMDB_LSTM_DATA, IMDB_LSTM_OUTPUT_DIR, IMDB_LSTM_TRAINER_EPOCHS, ... (values in YAML
 syntax), and IMDB_LSTM_CONFIG names a YAML file.
 """

@@ -1,32 +1,23 @@
-"""Runs the pipeline with TFX's LocalDagRunner (Beam's local runner, SQLite ML Metadata).
-
-    tfx pipeline create --engine=local --pipeline_path pipeline/local_runner.py
-    tfx run create --engine=local --pipeline_name imdb-lstm
-
-The `tfx` CLI passes no arguments: configure with IMDB_LSTM_CONFIG (a YAML file) and
-IMDB_LSTM_* variables, e.g. IMDB_LSTM_DATA=/path/to/aclImdb_v1.tar.gz (see pipeline/config.py).
+"""Runs the pipeline with TFX's LocalDagRunner (Beam's local runner, SQLite ML Metadata): the
+platform's inputs checked and resolved, the DAG run, its outcome read back from ML Metadata.
+`imdb-lstm run` and `watch` call `run`, and so does the file the `tfx` CLI runs
+(cli/tfx_cli_pipeline.py).
 """
 import logging
 import os
-import sys
 import time
 
-# Run as a script, this file's folder is first on sys.path, where pipeline/pipeline.py would
-# shadow the `pipeline` package.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import yaml
+from tfx import v1 as tfx
+from tfx.utils import path_utils
 
-from pipeline import logs  # noqa: E402  (first: quiets TensorFlow before it is imported)
-import yaml  # noqa: E402
-from tfx import v1 as tfx  # noqa: E402
-from tfx.utils import path_utils  # noqa: E402
-
-from components.data_source import resolve  # noqa: E402
-from components.span_example_gen import newest_span  # noqa: E402
-from pipeline import config as pipeline_config  # noqa: E402
-from pipeline import outcome, run_lock  # noqa: E402
-from pipeline.pipeline import (MODULE_FILES, PRETRAINER_ID, Platform,  # noqa: E402
-                               ReviewSource, SpanSource, create_pipeline)
-from trainer import artifacts  # noqa: E402
+from components.data_source import resolve
+from components.span_example_gen import newest_span
+from pipeline import config as pipeline_config
+from pipeline import outcome
+from pipeline.pipeline import (MODULE_FILES, PRETRAINER_ID, Platform, ReviewSource, SpanSource,
+                               create_pipeline)
+from trainer import artifacts
 
 
 def check_pretrained_model(model_dir: str) -> None:
@@ -90,12 +81,3 @@ def run(config: pipeline_config.PipelineConfig):
     for line in result.summary_lines():
         log.info(line)
     return result
-
-
-if __name__ == "__main__":
-    resolved = pipeline_config.load()
-    with run_lock.exclusive(resolved):
-        log_path = logs.setup(resolved.log_dir)
-        print(f"full log: {log_path}", file=sys.stderr)
-        with logs.output_to(log_path):
-            run(resolved)

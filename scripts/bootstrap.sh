@@ -51,6 +51,6 @@ echo "[bootstrap] installing tfx[kfp]==1.16.0 and the project from constraints.t
 start=$SECONDS
 quiet_pip install --quiet --constraint "$root/constraints.txt" -e "$root[test]"
 "$venv/bin/python" -m pip check >/dev/null || { "$venv/bin/python" -m pip check; exit 1; }
-"$venv/bin/python" -c "import pipeline.cli, tfx" || { echo "[bootstrap] install is broken" >&2; exit 1; }
+"$venv/bin/python" -c "import cli.main, tfx" || { echo "[bootstrap] install is broken" >&2; exit 1; }
 echo "[bootstrap] installed in $((SECONDS - start)) s"
 echo "$inputs_hash" > "$stamp"

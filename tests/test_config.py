@@ -1,7 +1,7 @@
 """One config object: defaults < YAML < IMDB_LSTM_* environment < CLI flags."""
 import pytest
 
-from pipeline import cli
+from cli import arguments, main
 from pipeline import config as pipeline_config
 from trainer.config import CUSTOM_CONFIG_KEY, TrainerConfig
 
@@ -11,8 +11,8 @@ def test_precedence_defaults_yaml_environment_flags(tmp_path):
     yaml_file.write_text("data: /from/yaml\nmin_accuracy: 0.7\n"
                          "trainer:\n  epochs: 3\n  lstm_units: 16\n  batch_size: 32\n")
     environ = {"IMDB_LSTM_MIN_ACCURACY": "0.75", "IMDB_LSTM_TRAINER_EPOCHS": "4"}
-    args = cli.build_parser().parse_args(["run", "--epochs", "6", "--output-dir", "/out"])
-    config = pipeline_config.load(str(yaml_file), cli.overrides_from_args(args), environ)
+    args = arguments.build_parser().parse_args(["run", "--epochs", "6", "--output-dir", "/out"])
+    config = pipeline_config.load(str(yaml_file), arguments.overrides_from_args(args), environ)
     assert config.data == "/from/yaml"
     assert config.min_accuracy == 0.75
     assert config.output_dir == "/out"
@@ -32,8 +32,8 @@ def test_per_variant_settings_apply_to_the_chosen_variant_only(tmp_path, args, e
     yaml_file = tmp_path / "settings.yaml"
     yaml_file.write_text("trainer:\n  learning_rate: 0.0005\n  epochs: 3\n"
                          "per_variant:\n  attention:\n    learning_rate: 0.001\n")
-    parsed = cli.build_parser().parse_args(["run"] + args)
-    config = pipeline_config.load(str(yaml_file), cli.overrides_from_args(parsed), environ)
+    parsed = arguments.build_parser().parse_args(["run"] + args)
+    config = pipeline_config.load(str(yaml_file), arguments.overrides_from_args(parsed), environ)
     assert config.trainer.variant == variant
     assert config.trainer.learning_rate == learning_rate
     assert config.trainer.epochs == 3
@@ -53,15 +53,15 @@ def test_per_variant_settings_are_checked_whichever_variant_runs(tmp_path, per_v
 
 @pytest.mark.parametrize("flag, expected", [("0.5", 0.5), ("none", None)])
 def test_optional_numeric_flag(flag, expected):
-    args = cli.build_parser().parse_args(["run", "--clipnorm", flag])
-    config = pipeline_config.load(overrides=cli.overrides_from_args(args), environ={})
+    args = arguments.build_parser().parse_args(["run", "--clipnorm", flag])
+    config = pipeline_config.load(overrides=arguments.overrides_from_args(args), environ={})
     assert config.trainer.clipnorm == expected
 
 
 @pytest.mark.parametrize("flag, expected", [("false", False), ("No", False), ("true", True)])
 def test_boolean_flag(flag, expected):
-    args = cli.build_parser().parse_args(["run", "--calibrate-threshold", flag])
-    config = pipeline_config.load(overrides=cli.overrides_from_args(args), environ={})
+    args = arguments.build_parser().parse_args(["run", "--calibrate-threshold", flag])
+    config = pipeline_config.load(overrides=arguments.overrides_from_args(args), environ={})
     assert config.trainer.calibrate_threshold is expected
 
 
@@ -131,7 +131,7 @@ def test_bad_settings_are_rejected_by_name(overrides, message):
 
 
 def test_cli_rejects_a_bad_setting_without_running(capsys):
-    assert cli.main(["run", "--dropout", "2"]) == 2
+    assert main.main(["run", "--dropout", "2"]) == 2
     assert "dropout must be in [0, 1)" in capsys.readouterr().err
 
 

@@ -195,8 +195,8 @@ def test_dockerfile_matches_the_installed_tfx_and_the_compiled_paths():
         dockerfile = f.read()
     assert f"FROM gcr.io/tfx-oss-public/tfx:{version.__version__}\n" in dockerfile
     assert f"WORKDIR {IMAGE_PROJECT_DIR}\n" in dockerfile
-    for folder in ("pipeline", "components", "trainer", "kubeflow", "streaming", "imdb_lstm",
-                   "schemas"):
+    for folder in ("cli", "pipeline", "components", "trainer", "kubeflow", "streaming",
+                   "imdb_lstm", "schemas"):
         assert f"COPY {folder}/ {folder}/" in dockerfile
 
 

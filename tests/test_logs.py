@@ -1,7 +1,7 @@
 """Commands without a log file hide library notices, not warnings that matter."""
 import warnings
 
-from pipeline import logs
+from cli import logs
 
 
 def test_quiet_libraries_hides_keras_end_of_data_notice_only():

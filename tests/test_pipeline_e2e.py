@@ -216,7 +216,7 @@ def test_tfx_cli_creates_and_runs_the_local_pipeline(tmp_path, data):
            "IMDB_LSTM_TRAINER_SEQUENCE_LENGTH": "32"}
     tfx = os.path.join(BIN, "tfx")
     create = subprocess.run([tfx, "pipeline", "create", "--engine=local",
-                             "--pipeline_path", "pipeline/local_runner.py"],
+                             "--pipeline_path", "cli/tfx_cli_pipeline.py"],
                             capture_output=True, text=True, env=env, cwd=PROJECT_ROOT,
                             timeout=300)
     assert create.returncode == 0, create.stderr

@@ -4,8 +4,8 @@ import subprocess
 
 import pytest
 
+from cli import run_lock
 from pipeline import config as pipeline_config
-from pipeline import run_lock
 from pipeline_runs import BIN, PROJECT_ROOT
 
 

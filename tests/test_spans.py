@@ -7,8 +7,9 @@ import os
 import pytest
 
 import synthetic_imdb
-from components import span_replay, spans
+from components import spans
 from components.span_example_gen import SPAN_HOLDOUT_SPLIT, newest_span, split_of, window_spans
+from streaming import replay
 from trainer import features
 
 GOOD = {"id": "a1", "review": "A fine film.", "rating": 8, "time": "2026-12-06T10:00:00Z"}
@@ -83,19 +84,19 @@ def test_the_gate_holds_out_reviews_of_the_newest_span_only_and_they_train_later
 def test_replay_cuts_the_training_reviews_by_film_into_spans(tmp_path):
     data = synthetic_imdb.write_archive(str(tmp_path / "imdb.tar.gz"), per_folder=40)
     landing = str(tmp_path / "landing")
-    assert span_replay.replay(data, landing, 3, str(tmp_path)) == [1, 2, 3]
+    assert replay.replay(data, landing, 3, str(tmp_path)) == [1, 2, 3]
     by_span = {span: [r for path in spans.record_files(landing, span)
                       for r in spans.read_file(path)] for span in (1, 2, 3)}
     ids = [r.id for reviews in by_span.values() for r in reviews]
     assert len(ids) == len(set(ids)) == 80  # every training review once, no test review
     assert all(review_id.startswith("train/") for review_id in ids)
-    parts = span_replay.training_reviews_by_span(data, str(tmp_path), 3)
+    parts = replay.training_reviews_by_span(data, str(tmp_path), 3)
     films = [{r.film for r in parts[span]} for span in (1, 2, 3)]
     assert not (films[0] & films[1] or films[0] & films[2] or films[1] & films[2])
     # Complete spans are kept; a drifted span keeps only its part's negative reviews.
-    assert span_replay.replay(data, landing, 3, str(tmp_path)) == []
+    assert replay.replay(data, landing, 3, str(tmp_path)) == []
     drifted = str(tmp_path / "drifted")
-    span_replay.replay(data, drifted, 3, str(tmp_path), drift={2: "negative"})
+    replay.replay(data, drifted, 3, str(tmp_path), drift={2: "negative"})
     [path] = spans.record_files(drifted, 2)
     kept = list(spans.read_file(path))
     assert kept and all(r.label == 0 for r in kept)

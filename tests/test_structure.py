@@ -1,5 +1,6 @@
-"""The code's shape: configuration loads without TensorFlow, and no module imports itself back
-through another (a cycle would let loading a config pull in Keras, as it once did)."""
+"""The code's shape: configuration loads without TensorFlow, every import between the top-level
+packages runs down their layers, and no module imports itself back through another (a cycle would
+let loading a config pull in Keras, as it once did)."""
 import ast
 import os
 import subprocess
@@ -8,12 +9,15 @@ import sys
 from pipeline_runs import PROJECT_ROOT
 from trainer import config, models
 
-PACKAGES = ("pipeline", "components", "trainer", "kubeflow", "streaming", "imdb_lstm")
+# Top to bottom: a package imports only from the layers below its own.
+LAYERS = (("cli",), ("kubeflow", "streaming"), ("pipeline", "imdb_lstm"), ("components",),
+          ("trainer",))
+PACKAGES = tuple(package for layer in LAYERS for package in layer)
 
 
 def test_configuration_and_the_cli_load_without_tensorflow():
     heavy = ("tensorflow", "keras", "tfx", "apache_beam")
-    code = ("import sys; import pipeline.config, pipeline.cli, trainer.config, trainer.features, "
+    code = ("import sys; import pipeline.config, cli.main, trainer.config, trainer.features, "
             "trainer.artifacts, kubeflow.settings; "
             f"print([m for m in {heavy!r} if m in sys.modules])")
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -46,6 +50,19 @@ def import_graph():
                     modules[dotted.removesuffix(".__init__")] = path
     return {module: {name for name in _project_imports(path, module) if name in modules}
             - {module} for module, path in modules.items()}
+
+
+def _layer(module: str) -> int:
+    package = module.split(".")[0]
+    return next(depth for depth, layer in enumerate(LAYERS) if package in layer)
+
+
+def test_imports_between_packages_run_down_the_layers():
+    upward = sorted(f"{module} -> {imported}" for module, imports in import_graph().items()
+                    for imported in imports
+                    if module.split(".")[0] != imported.split(".")[0]
+                    and _layer(imported) <= _layer(module))
+    assert upward == []
 
 
 def test_no_import_cycles():

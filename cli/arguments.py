@@ -13,15 +13,12 @@
 """
 import argparse
 import dataclasses
-import logging
 import os
-import sys
 import typing
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict
 
-from pipeline import logs  # first: quiets TensorFlow before anything imports it
-from pipeline import config as pipeline_config
 from kubeflow.settings import KubeflowSettings
+from pipeline import config as pipeline_config
 from trainer.config import TrainerConfig
 
 SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
@@ -84,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="process the spans ready now, then exit (for cron and tests)")
     _add_stream_parser(commands)
     _add_score_parser(commands)
+    _add_report_parser(commands)
+    _add_kubeflow_parser(commands)
+    return parser
 
+
+def _add_report_parser(commands) -> None:
     report = commands.add_parser(
         "report", help="list runs, re-render a run's evaluation report, or compare two runs")
     report.add_argument("run_id", nargs="?", metavar="RUN_ID",
@@ -96,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_field_flags(report, dataclasses.fields(pipeline_config.PipelineConfig),
                      ("pipeline_name", "output_dir"))
 
+
+def _add_kubeflow_parser(commands) -> None:
     kubeflow = commands.add_parser(
         "kubeflow", help="compile the pipeline for Kubeflow Pipelines, or submit a package")
     kubeflow_commands = kubeflow.add_subparsers(dest="kubeflow_command", required=True)
@@ -129,7 +133,6 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the staged image, the task logs and the cache of task outputs")
     run_local.add_argument("--param", action="append", metavar="NAME=VALUE",
                            help="a runtime parameter, e.g. data_root=/data/imdb (repeat)")
-    return parser
 
 
 def _add_api_flags(parser: argparse.ArgumentParser) -> None:
@@ -241,74 +244,3 @@ def overrides_from_args(args: argparse.Namespace) -> Dict[str, Any]:
     if getattr(args, "beam_args", None):
         overrides["beam_pipeline_args"] = args.beam_args
     return overrides
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        config = pipeline_config.load(getattr(args, "config", None), overrides_from_args(args))
-    except (ValueError, TypeError, OSError) as e:
-        print(f"imdb-lstm: invalid configuration: {e}", file=sys.stderr)
-        return 2
-    if args.command == "report":
-        logs.quiet_libraries()
-        from pipeline import report_command  # heavy imports only when needed
-        return report_command.main(config, args.run_id, args.compare, args.out)
-    if args.command == "kubeflow":
-        logs.quiet_libraries()
-        from kubeflow import commands as kubeflow_commands
-        return kubeflow_commands.main(args, config)
-    if args.command in ("stream", "score"):
-        from streaming import commands as streaming_commands
-        return streaming_commands.main(args, config)
-    from pipeline import run_lock
-    try:
-        with run_lock.exclusive(config):
-            return _watch(config, args.once) if args.command == "watch" else _run(config)
-    except run_lock.Busy as e:
-        print(f"imdb-lstm {args.command}: {e}", file=sys.stderr)
-        return 1
-
-
-def _watch(config: pipeline_config.PipelineConfig, once: bool) -> int:
-    if not config.landing:
-        print("imdb-lstm watch: --landing is required (where the spans land)", file=sys.stderr)
-        return 2
-    log_path = logs.setup(config.log_dir)
-    logging.getLogger("pipeline").info("full log: %s", log_path)
-    from pipeline import watch
-    with logs.output_to(log_path):
-        watch.watch(config, once)
-    return 0
-
-
-def _run(config: pipeline_config.PipelineConfig) -> int:
-    log_path = logs.setup(config.log_dir)
-    log = logging.getLogger("pipeline")
-    log.info("full log: %s", log_path)
-    from pipeline import errors, local_runner, stopping  # heavy imports after logging is set up
-
-    def farewell(stop: stopping.Stopped) -> int:
-        log.error("run stopped by %s; re-run the same command to resume (TFX's cache keeps the "
-                  "finished components, the Trainer's backup its last epoch)", stop.how)
-        return stop.exit_code
-
-    try:
-        with logs.output_to(log_path), stopping.on_signals(farewell):
-            local_runner.run(config)
-    except BaseException as e:  # noqa: BLE001  (the console gets the cause, the log the traceback)
-        logging.getLogger("imdb_lstm.traceback").info("run ended", exc_info=True)
-        stop = stopping.stopped_by(e)
-        if stop:
-            return stopping.farewell_once(farewell, stop)
-        if not isinstance(e, Exception):
-            raise
-        cause = errors.explained(e)
-        log.error("run failed: %s: %s (full traceback in %s)", type(cause).__name__, cause,
-                  log_path)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,7 +5,7 @@ import logging
 import os
 import sys
 
-from pipeline import logs, stopping
+from cli import logs, stopping
 from pipeline.config import PipelineConfig
 
 _log = logging.getLogger("streaming")
@@ -30,12 +30,12 @@ def beam_options(config: PipelineConfig, streaming: bool):
 
 
 def _replay(args: argparse.Namespace, config: PipelineConfig) -> int:
-    from components import span_replay, spans
+    from components import spans
     from components.imdb_reader import IngestError
+    from streaming import replay
     try:
-        written = span_replay.replay(args.data, args.landing, args.spans,
-                                     config.download_cache_dir, args.every,
-                                     dict(args.drift or []))
+        written = replay.replay(args.data, args.landing, args.spans, config.download_cache_dir,
+                                args.every, dict(args.drift or []))
     except (ValueError, IngestError) as e:  # SpanError is a ValueError
         print(f"imdb-lstm stream replay: {e}", file=sys.stderr)
         return 2

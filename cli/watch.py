@@ -9,8 +9,9 @@ import logging
 import time
 from typing import List, Optional, Set
 
+from cli import stopping
 from components import spans
-from pipeline import outcome, stopping
+from pipeline import outcome
 from pipeline.config import PipelineConfig
 
 _log = logging.getLogger("pipeline")

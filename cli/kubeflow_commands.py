@@ -3,6 +3,7 @@ import argparse
 import dataclasses
 import sys
 
+from cli import stopping
 from kubeflow.settings import KubeflowSettings
 from pipeline.config import PipelineConfig
 
@@ -45,7 +46,6 @@ def _submit(args: argparse.Namespace) -> int:
 def _run_local(args: argparse.Namespace) -> int:
     from kubeflow import run_local, submit
     from kubeflow.launcher import LaunchError
-    from pipeline import stopping
 
     def farewell(stop: stopping.Stopped) -> int:
         print(f"imdb-lstm kubeflow run-local: stopped by {stop.how}; the tasks that finished are "
