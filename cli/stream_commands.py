@@ -21,12 +21,18 @@ def _setup_logging() -> None:
         lambda record: "memory usage cannot be fetched" not in record.getMessage())
 
 
-def beam_options(config: PipelineConfig, streaming: bool):
-    """The config's Beam arguments (`--beam-arg`s; the local FnApiRunner by default), with
-    --streaming for a streaming job."""
+def new_pipeline(config: PipelineConfig, streaming: bool):
+    """A Beam pipeline with the config's Beam arguments (`--beam-arg`s; the local FnApiRunner by
+    default), with --streaming for a streaming job, which the local runner can then run for
+    days (streaming/local_runner.py)."""
+    import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
+    from streaming import local_runner
 
-    return PipelineOptions(list(config.beam_pipeline_args) + (["--streaming"] if streaming else []))
+    if streaming:
+        local_runner.fold_metrics_eagerly()
+    arguments = list(config.beam_pipeline_args) + (["--streaming"] if streaming else [])
+    return beam.Pipeline(options=PipelineOptions(arguments))
 
 
 def _replay(args: argparse.Namespace, config: PipelineConfig) -> int:
@@ -58,13 +64,12 @@ def _feed(args: argparse.Namespace, config: PipelineConfig) -> int:
 
 
 def _ingest(args: argparse.Namespace, config: PipelineConfig) -> int:
-    import apache_beam as beam
     from streaming import ingest
     dead_letters = args.dead_letters or os.path.join(config.output_dir, "dead_letters", "ingest")
     _log.info("ingest: %s -> spans under %s (windows of %g s, allowed lateness %g s); dead "
               "letters -> %s", args.source, config.landing, config.stream_window_seconds,
               config.stream_allowed_lateness_seconds, dead_letters)
-    pipeline = beam.Pipeline(options=beam_options(config, streaming=True))
+    pipeline = new_pipeline(config, streaming=True)
     ingest.build(pipeline, args.source, config.landing, dead_letters,
                  config.stream_window_seconds, config.stream_allowed_lateness_seconds)
     pipeline.run().wait_until_finish()
@@ -72,7 +77,6 @@ def _ingest(args: argparse.Namespace, config: PipelineConfig) -> int:
 
 
 def _score(args: argparse.Namespace, config: PipelineConfig) -> int:
-    import apache_beam as beam
     from streaming import scoring, serving_model
     if args.split and not args.batch:
         print("imdb-lstm score: --split reads --input as an aclImdb source, a finite input: "
@@ -90,7 +94,7 @@ def _score(args: argparse.Namespace, config: PipelineConfig) -> int:
               args.input, args.output, serving.current.version, model_dir,
               f"looks for a newer one every {config.model_poll_seconds:g} s" if streaming
               else "batch", dead_letters)
-    pipeline = beam.Pipeline(options=beam_options(config, streaming))
+    pipeline = new_pipeline(config, streaming)
     scoring.build(pipeline, model_dir, args.input, args.output, dead_letters, streaming,
                   model_poll_seconds=config.model_poll_seconds, aclimdb_split=args.split,
                   cache_dir=config.download_cache_dir)

@@ -18,9 +18,11 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 import apache_beam as beam
 from apache_beam.coders import StrUtf8Coder
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.transforms.periodicsequence import PeriodicImpulse
+from apache_beam.io.watermark_estimators import ManualWatermarkEstimator
+from apache_beam.transforms.periodicsequence import (ImpulseSeqGenDoFn,
+                                                     ImpulseSeqGenRestrictionProvider)
 from apache_beam.transforms.userstate import SetStateSpec
-from apache_beam.utils.timestamp import Timestamp
+from apache_beam.utils.timestamp import MAX_TIMESTAMP, Timestamp
 
 from components import spans
 
@@ -98,8 +100,45 @@ def _message_line(subscription: str, message) -> FeedLine:
     return FeedLine(f"{subscription} message {message.message_id}", message.data, arrived)
 
 
+class _PollDoFn(ImpulseSeqGenDoFn):
+    """PeriodicImpulse's generator (an unbounded splittable DoFn: one element every interval,
+    the rest deferred to the next one's time), which waits out the time left when a runner
+    resumes it early. The local runner (FnApiRunner) resumes a deferred remainder at once: there
+    PeriodicImpulse turns an idle job into a busy loop of about 100 bundles a second, a core
+    spent polling (docs/experiments/2026-12-07-streaming-soak.md). A runner that honours the
+    resume time, such as Dataflow, never waits here."""
+
+    @beam.DoFn.unbounded_per_element()
+    def process(self, element,
+                restriction_tracker=beam.DoFn.RestrictionParam(ImpulseSeqGenRestrictionProvider()),
+                watermark_estimator=beam.DoFn.WatermarkEstimatorParam(
+                    ManualWatermarkEstimator.default_provider())):
+        start, _, interval = element
+        due = Timestamp.of(start).micros / 1e6 + interval * (
+            restriction_tracker.current_restriction().start)
+        time.sleep(min(interval, max(0.0, due - time.time())))
+        yield from super().process(element, restriction_tracker, watermark_estimator)
+
+
+class Polls(beam.PTransform):
+    """An element every `interval` seconds from now on, for ever (an unbounded PCollection)."""
+
+    def __init__(self, interval: float):
+        super().__init__()
+        self._interval = interval
+
+    def expand(self, pbegin):
+        interval = self._interval
+        return (pbegin
+                | "Impulse" >> beam.Impulse()
+                | "FromNow" >> beam.Map(lambda _: (Timestamp.now(), MAX_TIMESTAMP, interval))
+                | "Every" >> beam.ParDo(_PollDoFn()))
+
+
 class _ReadNewFiles(beam.DoFn):
-    """A poll (keyed) -> the lines of the feed files not read before, then a Tick."""
+    """A poll (keyed) -> the lines of the feed files not read before, then a Tick. It remembers
+    the files read as long as they are in the directory: its state is bounded by what the feed
+    holds, not by what the job has read since it started."""
 
     SEEN = SetStateSpec("seen", StrUtf8Coder())
 
@@ -108,7 +147,12 @@ class _ReadNewFiles(beam.DoFn):
 
     def process(self, keyed, seen=beam.DoFn.StateParam(SEEN)):
         known = set(seen.read())
-        for metadata in _matching(self._pattern):
+        listed = _matching(self._pattern)
+        if known - {metadata.path for metadata in listed}:  # files removed from the feed
+            seen.clear()
+            for path in known.intersection(metadata.path for metadata in listed):
+                seen.add(path)
+        for metadata in listed:
             if metadata.path not in known:
                 seen.add(metadata.path)
                 yield from _lines(metadata.path, metadata.last_updated_in_seconds)
@@ -131,8 +175,7 @@ class FollowFeed(beam.PTransform):
         self._poll_seconds = poll_seconds
 
     def expand(self, pbegin):
-        polls = pbegin | "Poll" >> PeriodicImpulse(start_timestamp=Timestamp.now(),
-                                                   fire_interval=self._poll_seconds)
+        polls = pbegin | "Poll" >> Polls(self._poll_seconds)
         if not is_pubsub(self._source):
             return (polls
                     | "OneKey" >> beam.Map(lambda t: ("feed", t)).with_output_types(

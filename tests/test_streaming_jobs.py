@@ -160,3 +160,47 @@ def test_score_without_a_usable_model_says_so_in_one_line(tmp_path):
     assert process.stderr.strip().splitlines()[-1] == (
         f"imdb-lstm score: {tmp_path / 'none'}: no model version loads (versions: none); push "
         "one first")
+
+
+def resident_mib_and_cpu_seconds(pid: int):
+    """From /proc, not from anything the job says about itself."""
+    with open(f"/proc/{pid}/status") as f:
+        rss_kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return rss_kib / 1024, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+IDLE_WARMUP_S, IDLE_MEASURED_S = 30, 90
+
+
+def test_idle_jobs_hold_their_memory_and_spend_no_cpu(tmp_path):
+    """`score`, `stream ingest` and `watch` with nothing arriving: after a warm-up, resident
+    memory flat (within 2 MiB over 90 s) and under 5% of a core each. The local runner once spun
+    through about 100 empty bundles a second and kept each one's metrics: 9-12 MB a second and
+    most of a core per job; at one bundle a poll, keeping the metrics still grew 3 MB a minute
+    (docs/experiments/2026-12-07-streaming-soak.md)."""
+    feed, out, base = str(tmp_path / "feed"), str(tmp_path / "o"), str(tmp_path / "serving")
+    os.makedirs(feed)
+    os.makedirs(tmp_path / "landing-for-watch")
+    serving_models.write_version(base, 1, "good")
+    jobs = {
+        "score": Job("score", "--input", feed, "--output", str(tmp_path / "scores"),
+                     "--model-dir", base, "--output-dir", out),
+        "ingest": Job("stream", "ingest", "--source", feed, "--landing",
+                      str(tmp_path / "landing"), "--output-dir", out),
+        "watch": Job("watch", "--landing", str(tmp_path / "landing-for-watch"),
+                     "--output-dir", str(tmp_path / "w"), "--poll-seconds", "5"),
+    }
+    for name, started in (("score", "score: "), ("ingest", "ingest: "), ("watch", "watching ")):
+        wait_for(lambda: started in jobs[name].log, f"{name} to start", timeout=120)
+    time.sleep(IDLE_WARMUP_S)
+    before = {name: resident_mib_and_cpu_seconds(job.process.pid) for name, job in jobs.items()}
+    time.sleep(IDLE_MEASURED_S)
+    after = {name: resident_mib_and_cpu_seconds(job.process.pid) for name, job in jobs.items()}
+    for job in jobs.values():
+        assert job.stop() == 0
+    growth = {name: round(after[name][0] - before[name][0], 1) for name in jobs}
+    cpu = {name: round((after[name][1] - before[name][1]) / IDLE_MEASURED_S, 3) for name in jobs}
+    assert all(mib < 2 for mib in growth.values()), growth
+    assert all(share < 0.05 for share in cpu.values()), cpu
