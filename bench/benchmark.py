@@ -1,14 +1,17 @@
 """Variant benchmark: every LSTM variant trained and evaluated on the full IMDB data by the real
-pipeline, plus the original model in plain Keras on the same tokenized data as the speed reference.
+pipeline, with and without the wide part beside it, against the bag-of-words baseline
+(bench/bag_of_words.py) on the same splits, plus the original model in plain Keras on the same
+tokenized data as the speed reference.
 
     .venv/bin/python bench/benchmark.py --data ../shared/data/imdb/aclImdb_labeled.tar.gz \
         --output-dir /tmp/imdb-bench [--config FILE] [--variants basic,stacked] [--seed N] \
-        [--write docs/BENCHMARKS.md]
+        [--wide both|with|without] [--write docs/BENCHMARKS.md]
 
-Each variant is one `imdb-lstm run --variant V` into the same output dir, so ingest, statistics
-and Transform run once and are cached for the others; test accuracy is TFMA's on the 25,000
-official test reviews, read back from ML Metadata, exactly as the pipeline gates on it. Not a test:
-it takes tens of minutes on a 2-core machine.
+Each row is one `imdb-lstm run --variant V --ngram-vocab-size N` into the same output dir, so
+ingest and statistics run once, Transform once per n-gram setting; test accuracy is TFMA's on the
+25,000 official test reviews, read back from ML Metadata, exactly as the pipeline gates on it.
+Per row also the whole run's wall time and CPU seconds, and the exported model's throughput
+through `serving_raw_text` in batches of 256. Not a test: it takes hours on a 2-core machine.
 """
 import argparse
 import datetime
@@ -18,6 +21,7 @@ import logging
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -27,6 +31,7 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
 from cli import logs  # noqa: E402  (first: quiets TensorFlow)
+import bag_of_words  # noqa: E402
 from pipeline import config as pipeline_config  # noqa: E402
 from pipeline import outcome  # noqa: E402
 from trainer import models  # noqa: E402
@@ -34,16 +39,35 @@ from trainer.features import LABEL_KEY, TOKENS_KEY  # noqa: E402
 from trainer.callbacks import EpochLog  # noqa: E402
 
 PIPELINE_NAME = "imdb-lstm-bench"
+# The wide part's n-grams in the rows that have one (trainer/config.py).
+WIDE_NGRAMS = 200_000
 TABLE_START, TABLE_END = "<!-- variants-table:start -->", "<!-- variants-table:end -->"
 _DONE = r"\[{}\] done \((?P<seconds>[\d.]+) s, peak memory (?P<memory>[\d.]+) GiB\)"
 _TRAINER_DONE = re.compile(_DONE.format("Trainer"))
 _PRETRAINER_DONE = re.compile(_DONE.format("Pretrainer"))
 
 
-def run_variant(variant: str, args) -> dict:
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def serving_throughput(model_dir: str, reviews, batch_size: int = 256) -> float:
+    """Reviews a second through the SavedModel's raw-text signature, in batches."""
+    import tensorflow as tf
+    signature = tf.saved_model.load(model_dir).signatures["serving_raw_text"]
+    signature(review=tf.constant(reviews[:batch_size]))  # traced once
+    started = time.perf_counter()
+    for start in range(0, len(reviews), batch_size):
+        signature(review=tf.constant(reviews[start:start + batch_size]))
+    return len(reviews) / (time.perf_counter() - started)
+
+
+def run_variant(variant: str, ngram_vocab_size: int, args) -> dict:
     command = [os.path.join(os.path.dirname(sys.executable), "imdb-lstm"), "run",
                "--data", args.data, "--output-dir", args.output_dir,
-               "--pipeline-name", PIPELINE_NAME, "--variant", variant]
+               "--pipeline-name", PIPELINE_NAME, "--variant", variant,
+               "--ngram-vocab-size", str(ngram_vocab_size)]
     if args.config:
         command += ["--config", args.config]
     if args.unlabelled_data:
@@ -53,6 +77,7 @@ def run_variant(variant: str, args) -> dict:
     print(f"[bench] {' '.join(command)}", flush=True)
     # The run's progress lines pass through as they come (a variant trains for many minutes)
     # and are kept for the Trainer's time and memory.
+    started, cpu = time.time(), _children_cpu_seconds()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
     lines = []
     for line in process.stderr:
@@ -60,6 +85,7 @@ def run_variant(variant: str, args) -> dict:
         lines.append(line)
     if process.wait() != 0:
         raise SystemExit(f"[bench] variant {variant} failed")
+    wall, cpu = time.time() - started, _children_cpu_seconds() - cpu
     stderr = "".join(lines)
     run = outcome.latest_run(
         os.path.join(args.output_dir, "metadata", PIPELINE_NAME, "metadata.db"), PIPELINE_NAME)
@@ -68,8 +94,13 @@ def run_variant(variant: str, args) -> dict:
     pretrainer = _PRETRAINER_DONE.search(stderr)  # the first variant's; cached after
     return {
         "variant": variant,
+        "wide": ngram_vocab_size,
+        "run_seconds": wall,
+        "run_cpu_seconds": cpu,
+        "model_dir": os.path.join(run.output_uris["model"], "Format-Serving"),
         "epochs_run": len(history["loss"]),
         "epoch_seconds": history["epoch_seconds"],
+        "trainer_seconds": float(trainer["seconds"]) if trainer else None,
         "peak_memory_gib": float(trainer["memory"]) if trainer else None,
         "pretraining_seconds": float(pretrainer["seconds"]) if pretrainer else None,
         "test_accuracy": run.metrics["binary_accuracy"],
@@ -179,22 +210,29 @@ def plain_keras_reference(args) -> dict:
             "eval_accuracy": history.history["val_accuracy"][-1]}
 
 
-def table(results, reference, train_examples: int) -> str:
+def table(results, bag_of_words, reference) -> str:
     # Medians: robust to the other tenants of a shared machine slowing down a few epochs.
     ref_seconds = statistics.median(reference["epoch_seconds"])
-    rows = ["| variant | epochs run | median s / epoch | examples / s | peak memory | "
-            "test accuracy | test AUC | blessed | s / epoch vs. plain Keras |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
+    rows = ["| variant | wide part | test accuracy | test AUC | epochs run | median s / epoch | "
+            "Trainer s | run CPU s | peak memory | serving reviews / s | blessed | "
+            "s / epoch vs. plain Keras |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
     for r in results:
         seconds = statistics.median(r["epoch_seconds"])
+        wide = f"{r['wide']:,} n-grams" if r["wide"] else "-"
         rows.append(
-            f"| {r['variant']} | {r['epochs_run']} | {seconds:.1f} | "
-            f"{train_examples / seconds:,.0f} | {r['peak_memory_gib']:.2f} GiB | "
-            f"{r['test_accuracy']:.4f} | {r['test_auc']:.4f} | "
+            f"| {r['variant']} | {wide} | "
+            f"{r['test_accuracy']:.4f} | {r['test_auc']:.4f} | {r['epochs_run']} | "
+            f"{seconds:.1f} | {r['trainer_seconds']:.0f} | {r['run_cpu_seconds']:.0f} | "
+            f"{r['peak_memory_gib']:.2f} GiB | {r['serving_reviews_per_second']:,.0f} | "
             f"{'yes' if r['blessed'] else 'no'} | {seconds / ref_seconds:.2f}x |")
-    rows.append(f"| {reference['variant']} | {reference['epochs_run']} | {ref_seconds:.1f} | "
-                f"{train_examples / ref_seconds:,.0f} | - | (eval {reference['eval_accuracy']:.4f})"
-                " | - | - | 1.00x |")
+    b = bag_of_words
+    rows.append(f"| {b['variant']} | {b['features']:,} features, C {b['c']} | "
+                f"**{b['test_accuracy']:.4f}** | {b['test_auc']:.4f} | - | - | "
+                f"{b['wall_seconds']:.0f} (fit) | {b['cpu_seconds']:.0f} | "
+                f"{b['peak_memory_gib']:.2f} GiB | {b['reviews_per_second']:,.0f} | - | - |")
+    rows.append(f"| {reference['variant']} | - | (eval {reference['eval_accuracy']:.4f}) | - | "
+                f"{reference['epochs_run']} | {ref_seconds:.1f} | - | - | - | - | - | 1.00x |")
     return "\n".join(rows)
 
 
@@ -217,6 +255,10 @@ def main():
     parser.add_argument("--unlabelled-data", help="unlabelled reviews for pretraining, if the "
                         "config asks for it (default: those of --data)")
     parser.add_argument("--variants", default=",".join(models.variants()))
+    parser.add_argument("--wide", choices=("both", "with", "without"), default="both",
+                        help="rows with the wide part, without it, or both (default)")
+    parser.add_argument("--ngram-vocab-size", type=int, default=WIDE_NGRAMS,
+                        help="the wide part's n-grams in its rows (default: %(default)s)")
     parser.add_argument("--seed", type=int, help="the random seed of every variant and the "
                         "reference, to repeat a run with another (default: the config's)")
     parser.add_argument("--write", help="fill the variants table of this markdown file")
@@ -229,9 +271,17 @@ def main():
     epoch_lines.propagate = False  # the root logger's handler would print each line again
 
     started = time.time()
-    results = [run_variant(v, args) for v in args.variants.split(",")]
+    wide = {"both": [0, args.ngram_vocab_size], "with": [args.ngram_vocab_size],
+            "without": [0]}[args.wide]
+    results = [run_variant(variant, ngrams, args) for variant in args.variants.split(",")
+               for ngrams in wide]
+    examples = latest_output(args.output_dir, "ImdbExampleGen", "examples")
+    reviews = bag_of_words.raw_split(examples, "test")[0][:5120]
+    for result in results:  # one after another, so that no run slows another down
+        result["serving_reviews_per_second"] = serving_throughput(result["model_dir"], reviews)
+    baseline = bag_of_words.fit_and_score(examples)
     reference = plain_keras_reference(args)
-    text = table(results, reference, reference["train_examples"])
+    text = table(results, baseline, reference)
     machine = (f"{os.cpu_count()} CPU, {platform.platform()}, Python {platform.python_version()}"
                f"; {datetime.date.today().isoformat()}; {time.time() - started:.0f} s in all")
     command = "python bench/benchmark.py " + " ".join(sys.argv[1:])

@@ -99,7 +99,8 @@ def test_the_exported_model_serves_the_shifted_score(tmp_path):
     transform_output = tft.TFTransformOutput(transform_dir)
     model = models.build(trainer_config, input_pipeline.vocabulary_size(trainer_config,
                                                                         transform_output))
-    own = model(np.array([row[features.TOKENS_KEY] for row in rows]), training=False)
+    own = model({features.TOKENS_KEY: np.array([row[features.TOKENS_KEY] for row in rows])},
+                training=False)
     reviews = tf.constant([row["review"] for row in raw])
     for threshold in (0.3, calibration.NEUTRAL):
         export_dir = str(tmp_path / f"serving-{threshold}")

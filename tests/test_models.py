@@ -7,6 +7,7 @@ import pytest
 
 from trainer import models, warm_start
 from trainer.config import TrainerConfig
+from trainer.features import TOKENS_KEY
 
 CONFIG = TrainerConfig(sequence_length=12, embedding_dim=8, lstm_units=4, dense_units=4)
 VOCABULARY = 50
@@ -16,7 +17,7 @@ VOCABULARY = 50
 def test_variant_outputs_one_probability_per_review(variant):
     model = models.build(TrainerConfig(**{**CONFIG.to_dict(), "variant": variant}), VOCABULARY)
     tokens = np.random.default_rng(0).integers(1, VOCABULARY, size=(3, CONFIG.sequence_length))
-    probabilities = model.predict(tokens, verbose=0)
+    probabilities = model.predict({TOKENS_KEY: tokens}, verbose=0)
     assert probabilities.shape == (3, 1)
     assert ((probabilities > 0) & (probabilities < 1)).all()
 
@@ -31,10 +32,10 @@ def test_padding_changes_no_score(variant, embedding_dropout):
     model = models.build(config, VOCABULARY)
     reviews = [[5, 6, 7, 8], [9, 3], [4, 4, 2, 7, 1, 3, 5, 8, 9, 2, 6, 7]]
     padded = np.array([r + [0] * (CONFIG.sequence_length - len(r)) for r in reviews])
-    in_batch = model.predict(padded, verbose=0)
+    in_batch = model.predict({TOKENS_KEY: padded}, verbose=0)
     for review, score in zip(reviews, in_batch):
-        np.testing.assert_allclose(model.predict(np.array([review]), verbose=0)[0], score,
-                                   rtol=1e-5)
+        alone = model.predict({TOKENS_KEY: np.array([review])}, verbose=0)
+        np.testing.assert_allclose(alone[0], score, rtol=1e-5)
 
 
 def test_mean_over_real_tokens_skips_padding_and_is_zero_for_an_empty_review():
@@ -59,7 +60,8 @@ def test_building_a_variant_warns_of_nothing(variant):
 def test_an_empty_review_gets_a_probability(variant):
     """Nothing but padding (a review of only punctuation tokenizes to nothing)."""
     model = models.build(TrainerConfig(**{**CONFIG.to_dict(), "variant": variant}), VOCABULARY)
-    probability = model.predict(np.zeros((1, CONFIG.sequence_length), "int64"), verbose=0)
+    probability = model.predict({TOKENS_KEY: np.zeros((1, CONFIG.sequence_length), "int64")},
+                                verbose=0)
     assert 0 < probability[0, 0] < 1
 
 
@@ -92,7 +94,7 @@ def test_basic_is_the_seed_architecture():
     model = models.build(TrainerConfig(), 10_002)
     kinds = [type(l).__name__ for l in model.layers]
     assert kinds == ["InputLayer", "Embedding", "LSTM", "LastRealState", "Dropout", "Dense",
-                     "Dropout", "Dense"]
+                     "Dropout", "Dense", "Activation"]
     assert model.layers[1].output_dim == 128 and model.layers[2].units == 64
     assert model.layers[5].units == 32 and model.layers[4].rate == 0.5
     assert model.optimizer.learning_rate.numpy() == pytest.approx(1e-3)
@@ -111,7 +113,8 @@ def test_mixed_precision_computes_in_float16_and_answers_in_float32(variant):
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     rng = np.random.default_rng(0)
     tokens = rng.integers(1, VOCABULARY, size=(16, CONFIG.sequence_length))
-    history = model.fit(tokens, rng.integers(0, 2, 16), batch_size=8, epochs=2, verbose=0)
+    history = model.fit({TOKENS_KEY: tokens}, rng.integers(0, 2, 16), batch_size=8, epochs=2,
+                        verbose=0)
     assert np.isfinite(history.history["loss"]).all()
 
 

@@ -59,3 +59,56 @@ def test_vocabulary_is_the_top_k_words_and_the_rest_is_oov(transformed):
     np.testing.assert_array_equal(rows[3][features.TOKENS_KEY], [ids["word"]] * 6)
     # "awful, boring film": awful/boring are not in the top 4 -> the OOV id
     np.testing.assert_array_equal(rows[1][features.TOKENS_KEY][:3], [oov, oov, ids["film"]])
+
+
+@pytest.fixture(scope="module")
+def with_ngrams(tmp_path_factory):
+    raw = [
+        {"review": b"great film, great cast", "label": 1, "rating": 9},
+        {"review": b"a dull film", "label": 0, "rating": 2},
+        {"review": b"great film", "label": 1, "rating": 8},
+        {"review": b"dull", "label": 0, "rating": 3},
+        {"review": b"!!!", "label": 0, "rating": 1},
+    ]
+    trainer_config = config.TrainerConfig(vocab_size=4, sequence_length=6, ngram_vocab_size=5)
+    rows, transform_dir = transformed_data.analyze_and_transform(
+        raw, trainer_config, str(tmp_path_factory.mktemp("tft_ngrams")))
+    return rows, tft.TFTransformOutput(transform_dir)
+
+
+def ngram_vocabulary(tf_transform_output):
+    """The n-gram vocabulary's entries and their document frequencies on train."""
+    path = tf_transform_output.vocabulary_file_by_name(features.NGRAM_VOCABULARY_NAME)
+    with open(path) as f:
+        lines = [line.split(" ", 1) for line in f.read().splitlines()]
+    return [entry for _, entry in lines], [int(frequency) for frequency, _ in lines]
+
+
+def test_ngrams_are_the_top_k_by_reviews_that_hold_them(with_ngrams):
+    rows, tf_transform_output = with_ngrams
+    vocabulary, frequencies = ngram_vocabulary(tf_transform_output)
+    # In 3 reviews, then three in 2 each, then one of the n-grams in a single review.
+    assert vocabulary[0] == "film" and set(vocabulary[1:4]) == {"great", "great_film", "dull"}
+    assert frequencies == [3, 2, 2, 2, 1]
+    ids = {gram: i + 1 for i, gram in enumerate(vocabulary)}  # 0 is padding
+    held = [sorted(np.asarray(row[features.NGRAMS_KEY]).tolist()) for row in rows]
+    # Each review's distinct known n-grams once ("great" twice in the first), the rest dropped.
+    assert held[2] == sorted([ids["great"], ids["film"], ids["great_film"]])
+    assert held[3] == [ids["dull"]] and held[4] == []
+    assert ids["dull"] in held[1] and ids["film"] in held[1]
+
+
+def test_ngram_weights_are_tf_idf_of_unit_norm_per_review(with_ngrams):
+    rows, tf_transform_output = with_ngrams
+    vocabulary, _ = ngram_vocabulary(tf_transform_output)
+    ids = {gram: i + 1 for i, gram in enumerate(vocabulary)}
+    # Reviews holding each n-gram, of the 5 analyzed: smoothed idf = log(6 / (1 + df)) + 1.
+    idf = {"great": np.log(6 / 3) + 1, "film": np.log(6 / 4) + 1,
+           "great_film": np.log(6 / 3) + 1}
+    weights = dict(zip(np.asarray(rows[2][features.NGRAMS_KEY]).tolist(),
+                       np.asarray(rows[2][features.NGRAM_WEIGHTS_KEY]).tolist()))
+    norm = np.sqrt(sum(value ** 2 for value in idf.values()))
+    for gram, value in idf.items():
+        assert weights[ids[gram]] == pytest.approx(value / norm, rel=1e-5)
+    for row in rows[:4]:
+        assert np.linalg.norm(np.asarray(row[features.NGRAM_WEIGHTS_KEY])) == pytest.approx(1.0)

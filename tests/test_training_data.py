@@ -29,7 +29,7 @@ def batches(examples, buckets):
                                           batch_length_buckets=buckets)
     dataset = input_pipeline.dataset([path], input_pipeline.transformed_examples(transform_output),
                                      trainer_config, batch_size=8, shuffle=False)
-    return [(tokens.numpy(), labels.numpy()) for tokens, labels in dataset]
+    return [(inputs[features.TOKENS_KEY].numpy(), labels.numpy()) for inputs, labels in dataset]
 
 
 def test_buckets_cut_padding_only(examples):

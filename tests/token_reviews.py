@@ -2,6 +2,8 @@
 import numpy as np
 import tensorflow as tf
 
+from trainer.features import TOKENS_KEY
+
 VOCABULARY = 30
 BATCH = 8
 
@@ -16,5 +18,8 @@ def reviews(count: int, seed: int):
 
 
 def dataset_fn(examples):
-    """What the training loops take: a function of an optional InputContext, batches of 8."""
-    return lambda input_context=None: tf.data.Dataset.from_tensor_slices(examples).batch(BATCH)
+    """What the training loops take: a function of an optional InputContext, batches of 8 of
+    (the model's inputs, labels)."""
+    tokens, labels = examples
+    return lambda input_context=None: tf.data.Dataset.from_tensor_slices(
+        ({TOKENS_KEY: tokens}, labels)).batch(BATCH)

@@ -2,6 +2,7 @@
 import os
 from typing import Dict, List, Tuple
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
@@ -27,13 +28,17 @@ def analyze_and_transform(raw: List[Dict], trainer_config: config.TrainerConfig,
     return rows, transform_dir
 
 
+def _feature(values) -> tf.train.Feature:
+    values = np.ravel(np.asarray(values))
+    if values.dtype.kind == "f":
+        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values.astype(np.int64)))
+
+
 def write_examples(rows: List[Dict], path: str) -> str:
+    """Transformed rows as Transform writes them: every feature of each row."""
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
         for row in rows:
             writer.write(tf.train.Example(features=tf.train.Features(feature={
-                features.TOKENS_KEY: tf.train.Feature(int64_list=tf.train.Int64List(
-                    value=list(row[features.TOKENS_KEY]))),
-                features.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(
-                    value=[int(row[features.LABEL_KEY])])),
-            })).SerializeToString())
+                key: _feature(value) for key, value in row.items()})).SerializeToString())
     return path

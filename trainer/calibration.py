@@ -65,11 +65,11 @@ def served_score(probabilities: tf.Tensor, threshold: float) -> tf.Tensor:
 
 
 def scores_and_labels(model, batches: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray]:
-    """`model`'s output for every review of `batches` of (tokens, labels), and their labels."""
-    predict = tf.function(lambda tokens: model(tokens, training=False), reduce_retracing=True)
+    """`model`'s output for every review of `batches` of (inputs, labels), and their labels."""
+    predict = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
     scores, labels = [], []
-    for tokens, batch_labels in batches:
-        scores.append(np.ravel(predict(tokens)))
+    for inputs, batch_labels in batches:
+        scores.append(np.ravel(predict(inputs)))
         labels.append(np.ravel(batch_labels))
     return np.concatenate(scores), np.concatenate(labels)
 

@@ -24,7 +24,8 @@ CUSTOM_CONFIG_KEY = "trainer"
 WARM_START_KEY = "warm_start_from"
 # The settings preprocessing_fn reads. Transform gets only these, so changing a training
 # hyperparameter re-runs the Trainer but reuses Transform's cached vocabulary.
-TRANSFORM_SETTINGS = ("vocab_size", "oov_buckets", "sequence_length")
+TRANSFORM_SETTINGS = ("vocab_size", "oov_buckets", "sequence_length", "ngram_vocab_size",
+                      "ngram_order")
 # The settings the Pretrainer reads: choosing another variant, classifier epochs or classifier
 # learning rate reuses its cached language model.
 PRETRAINING_SETTINGS = TRANSFORM_SETTINGS + (
@@ -43,6 +44,12 @@ class TrainerConfig:
     vocab_size: int = 10_000
     oov_buckets: int = 1
     sequence_length: int = 200
+    # The wide part: a linear model over each review's distinct n-grams of 1 to ngram_order words
+    # (TF-IDF weighted), among the ngram_vocab_size most frequent in train, whose logit adds to
+    # the LSTM's; 0: the LSTM alone. It reads the whole review, the LSTM its last
+    # sequence_length words.
+    ngram_vocab_size: int = 0
+    ngram_order: int = 2
     embedding_dim: int = 128
     lstm_units: int = 64
     dense_units: int = 32
@@ -107,6 +114,9 @@ class TrainerConfig:
                 raise ValueError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
         if self.pretrain_epochs < 0:
             raise ValueError(f"trainer.pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
+        if self.ngram_vocab_size < 0 or not 1 <= self.ngram_order <= 3:
+            raise ValueError(f"trainer.ngram_vocab_size must be >= 0 and trainer.ngram_order in "
+                             f"1..3, got {self.ngram_vocab_size}, {self.ngram_order}")
         if self.oov_buckets < 1:
             raise ValueError(f"trainer.oov_buckets must be >= 1, got {self.oov_buckets}")
         for name in ("dropout", "embedding_dropout"):

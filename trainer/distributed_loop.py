@@ -15,6 +15,7 @@ from typing import Callable, List
 import keras
 import tensorflow as tf
 
+from trainer import features
 from trainer import strategy as strategies
 
 DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
@@ -24,16 +25,19 @@ def is_needed(strategy: tf.distribute.Strategy) -> bool:
     return strategy.num_replicas_in_sync > 1 or strategies.is_multi_worker(strategy)
 
 
-def _batch_sums(model: keras.Model, tokens, labels, training: bool):
+def _batch_sums(model: keras.Model, inputs, labels, training: bool):
     """Sums over one replica's batch: (loss x examples, correct predictions, examples), and the
     per-example losses and regularization loss to train on."""
     examples = tf.shape(labels)[0]
     # A replica whose data ran out first gets an empty batch, which Keras' LSTM cannot run
-    # ("Shape must be rank 1 but is rank 2"); it scores one stand-in review instead, weighted 0.
+    # ("Shape must be rank 1 but is rank 2"); it scores one stand-in review instead (one token,
+    # no n-grams), weighted 0.
     missing = tf.maximum(0, 1 - examples)
-    tokens = tf.pad(tokens, [[0, missing], [0, missing]], constant_values=1)
+    inputs = {key: tf.pad(value, [[0, missing], [0, missing]],
+                          constant_values=1 if key == features.TOKENS_KEY else 0)
+              for key, value in inputs.items()}
     weights = tf.cast(tf.range(examples + missing) < examples, tf.float32)
-    probabilities = model(tokens, training=training)
+    probabilities = model(inputs, training=training)
     targets = tf.cast(tf.reshape(tf.pad(labels, [[0, missing]]), [-1, 1]), probabilities.dtype)
     per_example_loss = keras.losses.binary_crossentropy(targets, probabilities) * weights
     predicted = tf.cast(probabilities > 0.5, targets.dtype)
@@ -47,9 +51,9 @@ def _batch_sums(model: keras.Model, tokens, labels, training: bool):
 def _replicated_steps(model: keras.Model, strategy: tf.distribute.Strategy):
     """A training step and an evaluation step over one distributed batch, each returning the
     sums over every replica: (loss x examples, correct predictions, examples)."""
-    def train_replica(tokens, labels):
+    def train_replica(inputs, labels):
         with tf.GradientTape() as tape:
-            per_example_loss, regularization, sums = _batch_sums(model, tokens, labels, True)
+            per_example_loss, regularization, sums = _batch_sums(model, inputs, labels, True)
             # The mean over this step's examples on every replica, as fit's loss on one replica
             # (a fixed global batch size would underweight the last, partial batches).
             step_examples = tf.distribute.get_replica_context().all_reduce(
@@ -62,8 +66,8 @@ def _replicated_steps(model: keras.Model, strategy: tf.distribute.Strategy):
         model.optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return sums
 
-    def eval_replica(tokens, labels):
-        return _batch_sums(model, tokens, labels, False)[2]
+    def eval_replica(inputs, labels):
+        return _batch_sums(model, inputs, labels, False)[2]
 
     # reduce_retracing: length buckets give batches a few different lengths.
     @tf.function(reduce_retracing=True)

@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import artifacts, calibration, config, features
+from trainer import artifacts, calibration, config, features, input_pipeline
 
 RAW_TEXT_SIGNATURE = "serving_raw_text"
 
@@ -27,7 +27,7 @@ class ServingModule(tf.Module):
 
     def _score(self, reviews: tf.Tensor):
         transformed = self.transform_layer({features.REVIEW_KEY: reviews})
-        probabilities = self.model(transformed[features.TOKENS_KEY], training=False)
+        probabilities = self.model(input_pipeline.model_inputs(transformed), training=False)
         return {features.PREDICTION_KEY: calibration.served_score(probabilities, self.threshold)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
@@ -73,8 +73,9 @@ def write_assets(export_dir: str, trainer_config: config.TrainerConfig,
 
 
 def save_for_warm_start(model: keras.Model, export_dir: str,
-                        tf_transform_output: tft.TFTransformOutput) -> None:
-    """The Keras weights and the vocabulary their ids stand for, in the export
+                        tf_transform_output: tft.TFTransformOutput,
+                        trainer_config: config.TrainerConfig) -> None:
+    """The Keras weights and the vocabularies their ids stand for, in the export
     (artifacts.WARM_START_DIR): Keras 3 cannot load the tf.Module SavedModel back."""
     directory = os.path.join(export_dir, artifacts.WARM_START_DIR)
     tf.io.gfile.makedirs(directory)
@@ -82,5 +83,9 @@ def save_for_warm_start(model: keras.Model, export_dir: str,
         local = os.path.join(scratch, artifacts.WEIGHTS_FILE)
         model.save_weights(local)
         tf.io.gfile.copy(local, os.path.join(directory, artifacts.WEIGHTS_FILE), overwrite=True)
-    tf.io.gfile.copy(tf_transform_output.vocabulary_file_by_name(features.VOCABULARY_NAME),
-                     os.path.join(directory, artifacts.VOCABULARY_FILE), overwrite=True)
+    vocabularies = {features.VOCABULARY_NAME: artifacts.VOCABULARY_FILE}
+    if input_pipeline.ngram_vocabulary_size(trainer_config, tf_transform_output):
+        vocabularies[features.NGRAM_VOCABULARY_NAME] = artifacts.NGRAM_VOCABULARY_FILE
+    for name, file in vocabularies.items():
+        tf.io.gfile.copy(tf_transform_output.vocabulary_file_by_name(name),
+                         os.path.join(directory, file), overwrite=True)

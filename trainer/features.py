@@ -49,10 +49,16 @@ def length_buckets() -> List[str]:
 # The Evaluator's slices of the test split, besides the whole of it.
 EVAL_SLICE_KEYS = (RATING_KEY, LENGTH_BUCKET_KEY, LABEL_KEY)
 
-# Transformed features, as the preprocessing_fn emits them: right-padded token ids.
+# Transformed features, as the preprocessing_fn emits them: right-padded token ids, the input of
+# every variant's LSTM...
 TOKENS_KEY = "review_tokens"
 VOCABULARY_NAME = "review_vocabulary"
-PADDING_ID = 0  # Reserved: word ids start at 1, so padding is never taken for a word.
+PADDING_ID = 0  # Reserved: word and n-gram ids start at 1, so padding is never taken for one.
+# ...and, for the wide part beside it (trainer.ngram_vocab_size > 0), each review's distinct
+# n-grams among the vocabulary's, as ids, with their TF-IDF weights in the review.
+NGRAMS_KEY = "review_ngrams"
+NGRAM_WEIGHTS_KEY = "review_ngram_weights"
+NGRAM_VOCABULARY_NAME = "review_ngram_vocabulary"
 
 # Output name of both serving signatures and of the model's prediction.
 PREDICTION_KEY = "probabilities"

@@ -1,4 +1,9 @@
-"""LSTM variants: one small builder each, registered by name (config.VARIANTS lists the names).
+"""LSTM variants: one small builder each, registered by name (config.VARIANTS lists the names),
+and the head they share: the LSTM's logit plus, with trainer.ngram_vocab_size, a wide part's (a
+linear model over the review's n-grams, trained jointly), then the sigmoid.
+
+A model's inputs are Transform's features by key (as in the TFX templates): the tokens, and the
+wide part's n-gram ids and weights (trainer/input_pipeline.py `model_inputs`).
 
 Keras 3 (`import keras`) on purpose, never `tf.keras`: what `tf.keras` means in TF 2.16 depends on
 TF_USE_LEGACY_KERAS, which tf.Transform and the `tfx` CLI set as a side effect of being imported,
@@ -21,11 +26,14 @@ import keras
 import tensorflow as tf
 
 from trainer.config import VARIANTS, TrainerConfig
-from trainer.features import PADDING_ID
+from trainer.features import NGRAM_WEIGHTS_KEY, NGRAMS_KEY, PADDING_ID, TOKENS_KEY
 
-ModelBuilder = Callable[[TrainerConfig, int], keras.Model]
-# Pretraining hands the classifier its embedding by this layer name.
+# (config, the tokens input, token ids) -> the features the head reads.
+ModelBuilder = Callable[[TrainerConfig, keras.KerasTensor, int], keras.KerasTensor]
+# Pretraining hands the classifier its embedding by this layer name; warm start matches the
+# embedding's and the wide part's rows by word and by n-gram.
 EMBEDDING_LAYER = "embedding"
+WIDE_LAYER = "wide"
 
 _REGISTRY: Dict[str, ModelBuilder] = {}
 
@@ -44,12 +52,26 @@ def variants():
     return sorted(_REGISTRY)
 
 
-def build(trainer_config: TrainerConfig, vocabulary_size: int) -> keras.Model:
-    """Builds and compiles the configured variant; `vocabulary_size` counts padding and OOV ids."""
+def build(trainer_config: TrainerConfig, vocabulary_size: int,
+          ngram_vocabulary_size: int = 0) -> keras.Model:
+    """Builds and compiles the configured variant; `vocabulary_size` counts padding and OOV ids,
+    `ngram_vocabulary_size` padding (0: no wide part)."""
     global_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(trainer_config.precision)
     try:
-        model = _REGISTRY[trainer_config.variant](trainer_config, vocabulary_size)
+        inputs = {TOKENS_KEY: keras.Input(shape=(None,), dtype="int64", name=TOKENS_KEY)}
+        deep = _REGISTRY[trainer_config.variant](trainer_config, inputs[TOKENS_KEY],
+                                                 vocabulary_size)
+        # float32 whatever the precision: a stable sigmoid and loss, and what serving returns.
+        logit = keras.layers.Dense(1, dtype="float32", name="lstm_logit")(deep)
+        if ngram_vocabulary_size:
+            inputs.update({key: keras.Input(shape=(None,), dtype=dtype, name=key) for key, dtype
+                           in ((NGRAMS_KEY, "int64"), (NGRAM_WEIGHTS_KEY, "float32"))})
+            wide = WideLogit(ngram_vocabulary_size, name=WIDE_LAYER)(inputs[NGRAMS_KEY],
+                                                                     inputs[NGRAM_WEIGHTS_KEY])
+            logit = keras.layers.Add(dtype="float32")([logit, wide])
+        probabilities = keras.layers.Activation("sigmoid", dtype="float32")(logit)
+        model = keras.Model(inputs, probabilities, name=trainer_config.variant)
     finally:
         keras.config.set_dtype_policy(global_policy)
     # Under mixed_float16, compile wraps the optimizer in a LossScaleOptimizer.
@@ -109,84 +131,97 @@ class ReversedReviews(keras.layers.Layer):
         return tf.reverse_sequence(sequences, real_lengths(tokens), seq_axis=1, batch_axis=0)
 
 
-def _embedded_tokens(c: TrainerConfig, vocabulary_size: int):
-    """The model's input (right-padded token ids, any length up to sequence_length: length
-    buckets cut batches short) and their embeddings."""
-    tokens = keras.Input(shape=(None,), dtype="int64", name="tokens")
+class WideLogit(keras.layers.Layer):
+    """A linear model over a review's n-grams: one learnt weight per n-gram id (0, padding,
+    weighs nothing), times the n-gram's TF-IDF weight in the review, summed. The weights start
+    at 0, so the model starts as the LSTM alone."""
+
+    # A review's TF-IDF weights have unit norm, most of them about 0.03 each; scaled up, the wide
+    # weights move the logit about as fast as the LSTM's head at the same learning rate.
+    SCALE = 10.0
+
+    def __init__(self, ngram_vocabulary_size: int, **kwargs):
+        super().__init__(dtype="float32", **kwargs)
+        self.ngram_vocabulary_size = ngram_vocabulary_size
+        self.embedding = keras.layers.Embedding(ngram_vocabulary_size, 1,
+                                                embeddings_initializer="zeros", dtype="float32")
+
+    def call(self, ngrams, weights):
+        per_ngram = keras.ops.squeeze(self.embedding(ngrams), -1)
+        real = keras.ops.cast(keras.ops.not_equal(ngrams, PADDING_ID), "float32")
+        return self.SCALE * keras.ops.sum(per_ngram * weights * real, axis=1, keepdims=True)
+
+    def get_config(self):
+        return {**super().get_config(), "ngram_vocabulary_size": self.ngram_vocabulary_size}
+
+
+def _embedded(c: TrainerConfig, tokens, vocabulary_size: int):
+    """The embeddings of the right-padded token ids (any length up to sequence_length: length
+    buckets cut batches short)."""
     embedding = keras.layers.Embedding(vocabulary_size, c.embedding_dim, name=EMBEDDING_LAYER)
     embedded = embedding(tokens)
     if c.embedding_dropout:
         embedded = keras.layers.SpatialDropout1D(c.embedding_dropout)(embedded)
-    return tokens, embedded
+    return embedded
 
 
 def encoder(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     """What language-model pretraining trains: an embedding like every variant's and an LSTM's
     states over it (those at padding are not used)."""
-    tokens, x = _embedded_tokens(c, vocabulary_size)
-    return keras.Model(tokens, keras.layers.LSTM(c.lstm_units, return_sequences=True)(x),
-                       name="encoder")
-
-
-def _probability_of_positive(tokens, features, name: str) -> keras.Model:
-    # float32 whatever the precision: a stable sigmoid and loss, and what serving returns.
-    head = keras.layers.Dense(1, activation="sigmoid", dtype="float32")
-    return keras.Model(tokens, head(features), name=name)
+    tokens = keras.Input(shape=(None,), dtype="int64", name=TOKENS_KEY)
+    states = keras.layers.LSTM(c.lstm_units, return_sequences=True)(
+        _embedded(c, tokens, vocabulary_size))
+    return keras.Model(tokens, states, name="encoder")
 
 
 @register("basic")
-def basic(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
-    """Embedding -> LSTM -> Dropout -> Dense relu -> Dropout -> sigmoid: the model this project
-    started from, masked by reading the LSTM at the last real token."""
-    tokens, x = _embedded_tokens(c, vocabulary_size)
+def basic(c: TrainerConfig, tokens, vocabulary_size: int):
+    """Embedding -> LSTM -> Dropout -> Dense relu -> Dropout: the model this project started
+    from, masked by reading the LSTM at the last real token."""
+    x = _embedded(c, tokens, vocabulary_size)
     x = _last_state(keras.layers.LSTM(c.lstm_units, return_sequences=True), x, tokens)
     x = keras.layers.Dropout(c.dropout)(x)
     x = keras.layers.Dense(c.dense_units, activation="relu")(x)
-    x = keras.layers.Dropout(c.dropout)(x)
-    return _probability_of_positive(tokens, x, "basic")
+    return keras.layers.Dropout(c.dropout)(x)
 
 
 @register("stacked")
-def stacked(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
+def stacked(c: TrainerConfig, tokens, vocabulary_size: int):
     """Two LSTMs: the first hands its whole sequence to the second."""
-    tokens, x = _embedded_tokens(c, vocabulary_size)
+    x = _embedded(c, tokens, vocabulary_size)
     x = keras.layers.LSTM(c.lstm_units, return_sequences=True)(x)
     second = keras.layers.LSTM(max(1, c.lstm_units // 2), return_sequences=True)
     x = _last_state(second, x, tokens)
-    x = keras.layers.Dropout(c.dropout)(x)
-    return _probability_of_positive(tokens, x, "stacked")
+    return keras.layers.Dropout(c.dropout)(x)
 
 
 @register("bidirectional")
-def bidirectional(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
+def bidirectional(c: TrainerConfig, tokens, vocabulary_size: int):
     """Reads each review both ways; the backward pass starts at the last real token."""
-    tokens, x = _embedded_tokens(c, vocabulary_size)
+    x = _embedded(c, tokens, vocabulary_size)
     forward = _last_state(keras.layers.LSTM(c.lstm_units, return_sequences=True), x, tokens)
     backward = _last_state(keras.layers.LSTM(c.lstm_units, return_sequences=True),
                            ReversedReviews()(x, tokens), tokens)
     x = keras.layers.Concatenate()([forward, backward])
-    x = keras.layers.Dropout(c.dropout)(x)
-    return _probability_of_positive(tokens, x, "bidirectional")
+    return keras.layers.Dropout(c.dropout)(x)
 
 
 @register("attention")
-def attention(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
+def attention(c: TrainerConfig, tokens, vocabulary_size: int):
     """LSTM states attend to each other (padding masked out), then are averaged over real
     tokens only."""
-    tokens, x = _embedded_tokens(c, vocabulary_size)
+    x = _embedded(c, tokens, vocabulary_size)
     real = keras.ops.not_equal(tokens, PADDING_ID)
     states = keras.layers.LSTM(c.lstm_units, return_sequences=True)(x)
     attended = keras.layers.Attention()([states, states], mask=[real, real])
     pooled = MeanOverRealTokens()(attended, real)
-    x = keras.layers.Dense(c.dense_units, activation="relu")(pooled)
-    return _probability_of_positive(tokens, x, "attention")
+    return keras.layers.Dense(c.dense_units, activation="relu")(pooled)
 
 
 @register("regularized")
-def regularized(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
+def regularized(c: TrainerConfig, tokens, vocabulary_size: int):
     """L2 on the LSTM's input kernel; relies on early stopping (best weights restored)."""
-    tokens, x = _embedded_tokens(c, vocabulary_size)
+    x = _embedded(c, tokens, vocabulary_size)
     x = _last_state(keras.layers.LSTM(c.lstm_units, return_sequences=True,
                                       kernel_regularizer=keras.regularizers.L2(c.l2)), x, tokens)
-    x = keras.layers.Dropout(c.dropout)(x)
-    return _probability_of_positive(tokens, x, "regularized")
+    return keras.layers.Dropout(c.dropout)(x)

@@ -1,4 +1,7 @@
-"""tf.Transform preprocessing: raw review text to fixed-length, right-padded token ids."""
+"""tf.Transform preprocessing: raw review text to fixed-length, right-padded token ids, and, for the
+wide part, the review's distinct n-grams with their TF-IDF weights."""
+from typing import Dict
+
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -26,18 +29,87 @@ def pad_or_truncate(ids: tf.RaggedTensor, length: int) -> tf.Tensor:
     return ids[:, -length:].to_tensor(default_value=features.PADDING_ID, shape=[None, length])
 
 
+def _normalized_rows(weights: tf.SparseTensor) -> tf.SparseTensor:
+    """Each row's values divided by the row's L2 norm."""
+    rows = weights.indices[:, 0]
+    squares = tf.math.unsorted_segment_sum(tf.square(weights.values), rows,
+                                           num_segments=weights.dense_shape[0])
+    norms = tf.gather(tf.sqrt(squares), rows)
+    return tf.SparseTensor(weights.indices, weights.values / tf.maximum(norms, 1e-12),
+                           weights.dense_shape)
+
+
+# Between the words of an n-gram: the words are [a-z0-9]+ (normalize), so an n-gram has no space,
+# which the vocabulary file separates its frequencies from its entries with.
+NGRAM_SEPARATOR = "_"
+
+
+def _vocabulary_column(column: int, default: int):
+    """A lookup_fn for tft.apply_vocabulary over a vocabulary stored with its frequencies
+    ("frequency entry" lines): an entry's line number (column -1) or its frequency (column 0)."""
+    index = tf.lookup.TextFileIndex.LINE_NUMBER if column < 0 else column
+
+    def lookup(keys: tf.Tensor, vocabulary_file: tf.Tensor):
+        table = tf.lookup.StaticHashTable(
+            tf.lookup.TextFileInitializer(vocabulary_file, tf.string, 1, tf.int64, index,
+                                          delimiter=" "), default_value=default)
+        return table.lookup(keys), table.size()
+    return lookup
+
+
+def ngram_features(words: tf.RaggedTensor, reviews: tf.Tensor,
+                   trainer_config: config.TrainerConfig) -> Dict[str, tf.SparseTensor]:
+    """Each review's distinct n-grams of 1 to ngram_order words that are among the
+    ngram_vocab_size in most train reviews, as ids from 1, and their TF-IDF weights: idf from
+    train's document frequencies (smoothed: log((1 + reviews) / (1 + frequency)) + 1), each
+    review's weights scaled to unit L2 norm, so that a long review counts as much as a short one.
+
+    One analysis phase, the vocabulary with its frequencies and the count of reviews; the
+    frequencies are looked up in the vocabulary file when transforming. (tft.tfidf would analyze
+    the applied vocabulary again, a second phase, whose input copy fails on Beam 2.74.)"""
+    ngrams = tft.bag_of_words(words.to_sparse(), (1, trainer_config.ngram_order),
+                              separator=NGRAM_SEPARATOR)
+    vocabulary = tft.vocabulary(ngrams, top_k=trainer_config.ngram_vocab_size,
+                                store_frequency=True,
+                                vocab_filename=features.NGRAM_VOCABULARY_NAME)
+    ids, frequencies = (tft.apply_vocabulary(ngrams.values, vocabulary,
+                                             lookup_fn=_vocabulary_column(column, default))
+                        for column, default in ((-1, -1), (0, 0)))
+    known = ids >= 0
+    indices = tf.boolean_mask(ngrams.indices, known)
+    documents = tf.cast(tft.size(reviews), tf.float32)
+    idf = tf.math.log((1.0 + documents) / (1.0 + tf.cast(tf.boolean_mask(frequencies, known),
+                                                          tf.float32))) + 1.0
+    return {
+        features.NGRAMS_KEY: _ragged_right(indices, tf.boolean_mask(ids, known) + 1,
+                                           ngrams.dense_shape),
+        features.NGRAM_WEIGHTS_KEY: _normalized_rows(_ragged_right(indices, idf,
+                                                                   ngrams.dense_shape)),
+    }
+
+
+def _ragged_right(indices: tf.Tensor, values: tf.Tensor, dense_shape: tf.Tensor):
+    """A SparseTensor of `values` in the rows of `indices`, each row's entries at 0, 1, 2, ...
+    (the layout of a variable-length feature)."""
+    ragged = tf.RaggedTensor.from_value_rowids(values, indices[:, 0], nrows=dense_shape[0])
+    return ragged.to_sparse()
+
+
 def preprocessing_fn(inputs, custom_config):
-    """TFX Transform entry point; the vocabulary is analyzed on the `train` split only."""
+    """TFX Transform entry point; the vocabularies are analyzed on the `train` split only."""
     trainer_config = config.TrainerConfig.from_custom_config(custom_config)
-    tokens = tf.strings.split(normalize(inputs[features.REVIEW_KEY]))
+    words = tf.strings.split(normalize(inputs[features.REVIEW_KEY]))
     ids = tft.compute_and_apply_vocabulary(
-        tokens,
+        words,
         top_k=trainer_config.vocab_size,
         num_oov_buckets=trainer_config.oov_buckets,
         vocab_filename=features.VOCABULARY_NAME,
     )
     shifted = tf.ragged.map_flat_values(tf.add, ids, tf.constant(1, tf.int64))
-    return {
+    outputs = {
         features.TOKENS_KEY: pad_or_truncate(shifted, trainer_config.sequence_length),
         features.LABEL_KEY: inputs[features.LABEL_KEY],
     }
+    if trainer_config.ngram_vocab_size:
+        outputs.update(ngram_features(words, inputs[features.REVIEW_KEY], trainer_config))
+    return outputs

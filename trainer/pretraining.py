@@ -63,7 +63,8 @@ class LanguageModel(keras.Model):
         return losses, tf.cast(next_tokens != features.PADDING_ID, losses.dtype)
 
     def train_step(self, data):
-        tokens, _ = data  # the reviews have no labels
+        inputs, _ = data  # the reviews have no labels
+        tokens = inputs[features.TOKENS_KEY]
         with tf.GradientTape() as tape:
             losses, real = self._next_token_losses(tokens, training=True)
             loss = tf.reduce_sum(losses * real) / tf.maximum(tf.reduce_sum(real), 1.0)
@@ -73,8 +74,8 @@ class LanguageModel(keras.Model):
         return {"loss": self.loss_tracker.result()}
 
     def test_step(self, data):
-        tokens, _ = data
-        losses, real = self._next_token_losses(tokens, training=False)
+        inputs, _ = data
+        losses, real = self._next_token_losses(inputs[features.TOKENS_KEY], training=False)
         self.loss_tracker.update_state(losses, sample_weight=real)
         return {"loss": self.loss_tracker.result(),
                 "perplexity": tf.exp(self.loss_tracker.result())}
@@ -82,8 +83,9 @@ class LanguageModel(keras.Model):
 
 def raw_reviews(tf_transform_output: tft.TFTransformOutput,
                 label_key: Optional[str] = None) -> input_pipeline.BatchParser:
-    """Parses raw tf.Examples and tokenizes their `review` with the Transform graph, as serving
-    does: (tokens, the `label_key` feature, or zeros: unlabelled reviews have no label)."""
+    """Parses raw tf.Examples and transforms their `review` with the Transform graph, as serving
+    does: (the model's inputs, the `label_key` feature, or zeros: unlabelled reviews have no
+    label)."""
     transform_layer = tf_transform_output.transform_features_layer()
     spec = {features.REVIEW_KEY: tf.io.FixedLenFeature([], tf.string)}
     if label_key:
@@ -92,10 +94,9 @@ def raw_reviews(tf_transform_output: tft.TFTransformOutput,
     def parse(records):
         raw = tf.io.parse_example(records, spec)
         transformed = transform_layer({features.REVIEW_KEY: raw[features.REVIEW_KEY]})
-        tokens = transformed[features.TOKENS_KEY]
         labels = raw[label_key] if label_key else tf.zeros_like(raw[features.REVIEW_KEY],
                                                                  dtype=tf.int64)
-        return tokens, labels
+        return input_pipeline.model_inputs(transformed), labels
     return parse
 
 

@@ -49,9 +49,11 @@ def fit(model: keras.Model, strategy: tf.distribute.Strategy,
 
 
 def _log_model(model: keras.Model, trainer_config: config.TrainerConfig, vocabulary: int,
-               global_batch_size: int) -> None:
-    _log.info("training variant %r: %s parameters, vocabulary %d ids, global batch %d",
-              trainer_config.variant, f"{model.count_params():,}", vocabulary, global_batch_size)
+               ngrams: int, global_batch_size: int) -> None:
+    wide = f", beside a wide part over {ngrams - 1:,} n-grams" if ngrams else ""
+    _log.info("training variant %r%s: %s parameters, vocabulary %d ids, global batch %d",
+              trainer_config.variant, wide, f"{model.count_params():,}", vocabulary,
+              global_batch_size)
     if trainer_config.weight_averaging is not None:
         _log.info("eval scores, and early stopping keeps, the weights averaged over steps "
                   "(momentum %g)", trainer_config.weight_averaging)
@@ -69,15 +71,16 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
     strategy = strategies.create(trainer_config.strategy)
     global_batch_size = trainer_config.batch_size * strategy.num_replicas_in_sync
     vocabulary = input_pipeline.vocabulary_size(trainer_config, tf_transform_output)
+    ngrams = input_pipeline.ngram_vocabulary_size(trainer_config, tf_transform_output)
     with strategy.scope():
-        model = models.build(trainer_config, vocabulary)
+        model = models.build(trainer_config, vocabulary, ngrams)
         if pretrained_dir:
             warm_start.start_from_pretrained(model, pretrained_dir, trainer_config,
                                              tf_transform_output)
         serving_model = warm_start.start_from_serving(
             model, warm_start_from, trainer_config, tf_transform_output) if warm_start_from \
             else None
-    _log_model(model, trainer_config, vocabulary, global_batch_size)
+    _log_model(model, trainer_config, vocabulary, ngrams, global_batch_size)
     data = _datasets(trainer_config, tf_transform_output, global_batch_size)
     inputs = (train_files + eval_files + [tf_transform_output.transform_savedmodel_dir]
               + ([pretrained_dir] if pretrained_dir else []))
@@ -97,7 +100,7 @@ def train(trainer_config: config.TrainerConfig, tf_transform_output: tft.TFTrans
     export.export_serving_model(model, tf_transform_output, serving_model_dir,
                                 threshold["decision_threshold"])
     export.write_assets(serving_model_dir, trainer_config, threshold)
-    export.save_for_warm_start(model, serving_model_dir, tf_transform_output)
+    export.save_for_warm_start(model, serving_model_dir, tf_transform_output, trainer_config)
     callbacks.write_history(run_dir, history)
     with tf.io.gfile.GFile(os.path.join(run_dir, artifacts.START_FILE), "w") as f:
         json.dump({"pretrained_model": pretrained_dir, "serving_model": serving_model}, f)

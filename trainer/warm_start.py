@@ -1,7 +1,8 @@
 """Starting a classifier from earlier weights instead of from nothing: a pretrained language
 model's embedding (trainer/pretraining.py), or, in continuous training, every weight of the model
-that is serving now. Embedding rows are matched to this Transform's vocabulary by word, so weights
-learnt on another window of spans or another vocabulary size fit."""
+that is serving now. Embedding rows are matched to this Transform's vocabulary by word, and the
+wide part's by n-gram, so weights learnt on another window of spans or another vocabulary size
+fit."""
 import logging
 import os
 import tempfile
@@ -22,16 +23,26 @@ def _words(path: str) -> List[str]:
         return f.read().splitlines()
 
 
+def _ngrams(path: str) -> List[str]:
+    """The entries of the n-gram vocabulary, stored with their frequencies."""
+    return [line.split(" ", 1)[1] for line in _words(path)]
+
+
+def matching_rows(theirs: List[str], own: List[str], oov_buckets: int) -> np.ndarray:
+    """For each id of the `own` entries (after padding, before `oov_buckets`), the row of the
+    same entry in weights whose ids stand for `theirs`: padding's, the same entry's (-1 for one
+    they lack), the same OOV bucket's."""
+    row_of = {entry: row for row, entry in enumerate(theirs, start=features.PADDING_ID + 1)}
+    oov_rows = range(len(theirs) + 1, len(theirs) + 1 + oov_buckets)
+    return np.array([features.PADDING_ID, *(row_of.get(entry, -1) for entry in own), *oov_rows])
+
+
 def rows_by_word(vocabulary_file: str, trainer_config: config.TrainerConfig,
                  tf_transform_output: tft.TFTransformOutput) -> np.ndarray:
-    """For each token id this Transform gives, the row of the same token in an embedding whose
-    ids stand for the words of `vocabulary_file`: padding's, the same word's (-1 for a word it
-    lacks), the same OOV bucket's."""
-    theirs = _words(vocabulary_file)
-    row_of = {word: row for row, word in enumerate(theirs, start=features.PADDING_ID + 1)}
-    own = _words(tf_transform_output.vocabulary_file_by_name(features.VOCABULARY_NAME))
-    oov_rows = range(len(theirs) + 1, len(theirs) + 1 + trainer_config.oov_buckets)
-    return np.array([features.PADDING_ID, *(row_of.get(word, -1) for word in own), *oov_rows])
+    """matching_rows for the token ids this Transform gives, from the words of
+    `vocabulary_file`."""
+    own = tf_transform_output.vocabulary_file_by_name(features.VOCABULARY_NAME)
+    return matching_rows(_words(vocabulary_file), _words(own), trainer_config.oov_buckets)
 
 
 def pretrained_rows(pretrained_dir: str, trainer_config: config.TrainerConfig,
@@ -53,13 +64,14 @@ def copy_embedding(model: keras.Model, encoder_path: str,
     """
     pretrained = keras.models.load_model(encoder_path).get_layer(
         models.EMBEDDING_LAYER).get_weights()[0]
-    _copy_rows(model, pretrained, rows, encoder_path)
+    _copy_rows(model, models.EMBEDDING_LAYER, pretrained, rows, encoder_path)
 
 
-def _copy_rows(model: keras.Model, source: np.ndarray, rows: Optional[np.ndarray],
+def _copy_rows(model: keras.Model, layer: str, source: np.ndarray, rows: Optional[np.ndarray],
                source_name: str) -> None:
-    """`model`'s embedding row for each token id from `source`'s row `rows[id]` (-1: kept)."""
-    embedding = model.get_layer(models.EMBEDDING_LAYER)
+    """Each row of `model`'s `layer` (an embedding, or the wide part's weights) from `source`'s
+    row `rows[id]` (-1: kept)."""
+    embedding = model.get_layer(layer)
     [weights] = embedding.get_weights()
     rows = np.arange(len(weights)) if rows is None else rows
     if (source.shape[1] != weights.shape[1] or len(rows) != len(weights)
@@ -103,9 +115,13 @@ def serving_model(serving_dir: str) -> Optional[str]:
 
 
 def _saved_model_weights(saved: str, trainer_config: config.TrainerConfig) -> keras.Model:
-    """A model of this config and the saved vocabulary's size, with the saved weights."""
+    """A model of this config and the saved vocabularies' sizes, with the saved weights."""
     vocabulary = len(_words(os.path.join(saved, artifacts.VOCABULARY_FILE)))
-    previous = models.build(trainer_config, vocabulary + trainer_config.oov_buckets + 1)
+    ngram_file = os.path.join(saved, artifacts.NGRAM_VOCABULARY_FILE)
+    if bool(trainer_config.ngram_vocab_size) != tf.io.gfile.exists(ngram_file):
+        raise ValueError("one of the two models has a wide part and the other has none")
+    ngrams = len(_ngrams(ngram_file)) + 1 if trainer_config.ngram_vocab_size else 0
+    previous = models.build(trainer_config, vocabulary + trainer_config.oov_buckets + 1, ngrams)
     with tempfile.TemporaryDirectory() as scratch:  # Keras reads local files only
         local = os.path.join(scratch, artifacts.WEIGHTS_FILE)
         tf.io.gfile.copy(os.path.join(saved, artifacts.WEIGHTS_FILE), local)
@@ -131,12 +147,19 @@ def start_from_serving(model: keras.Model, serving_dir: str,
                      "configuration (%s)", version, e)
         return None
     for layer, source in zip(model.layers, previous.layers):
-        if layer.name != models.EMBEDDING_LAYER:
+        if layer.name not in (models.EMBEDDING_LAYER, models.WIDE_LAYER):
             layer.set_weights(source.get_weights())
     rows = rows_by_word(os.path.join(saved, artifacts.VOCABULARY_FILE), trainer_config,
                         tf_transform_output)
     [embedding] = previous.get_layer(models.EMBEDDING_LAYER).get_weights()
-    _copy_rows(model, embedding, rows, version)
+    _copy_rows(model, models.EMBEDDING_LAYER, embedding, rows, version)
+    if trainer_config.ngram_vocab_size:
+        ngram_rows = matching_rows(
+            _ngrams(os.path.join(saved, artifacts.NGRAM_VOCABULARY_FILE)),
+            _ngrams(tf_transform_output.vocabulary_file_by_name(features.NGRAM_VOCABULARY_NAME)),
+            0)
+        [wide] = previous.get_layer(models.WIDE_LAYER).get_weights()
+        _copy_rows(model, models.WIDE_LAYER, wide, ngram_rows, version)
     _log.info("warm start from the serving model %s (%s)", version,
               _missing_words(rows, trainer_config))
     return version
