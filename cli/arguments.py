@@ -28,7 +28,7 @@ _PIPELINE_FLAGS = ("pipeline_name", "data", "data_sha256", "unlabelled_data", "p
                    "max_drift_vocabulary",
                    "output_dir", "download_cache_dir", "schema_path", "holdout_percent",
                    "min_accuracy", "min_auc", "max_accuracy_regression",
-                   "max_span_accuracy_regression")
+                   "max_span_accuracy_regression", "tune_trials", "tune_steps", "tune_epochs")
 
 
 def _flag(name: str) -> str:

@@ -15,7 +15,7 @@ import yaml
 
 from trainer import typed_fields
 from trainer.config import (CUSTOM_CONFIG_KEY, PRETRAINING_SETTINGS, TRANSFORM_SETTINGS,
-                            WARM_START_KEY, TrainerConfig)
+                            TUNING_KEY, WARM_START_KEY, TrainerConfig)
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV_PREFIX = "IMDB_LSTM_"
@@ -82,6 +82,12 @@ class PipelineConfig:
     max_accuracy_regression: float = 0.01
     # On spans, the same for the newest span's held-out reviews (a few hundred: noisier).
     max_span_accuracy_regression: float = 0.01
+    # Hyperparameter search before training (a TFX Tuner: KerasTuner's random search,
+    # trainer/tuning.py): tune_trials trials, each tune_epochs epochs of tune_steps batches of
+    # train, scored on eval; the Trainer then trains with the best. 0: no search.
+    tune_trials: int = 0
+    tune_steps: int = 100
+    tune_epochs: int = 2
     enable_cache: bool = True
     # FnApiRunner is what Beam's default runner falls back to after trying to download Prism.
     beam_pipeline_args: List[str] = dataclasses.field(
@@ -116,6 +122,10 @@ class PipelineConfig:
         if self.landing and self.trainer.pretrain_epochs and not self.unlabelled_data:
             raise ValueError("pretraining on spans needs unlabelled_data: spans hold rated "
                              "reviews only")
+        if self.tune_trials < 0 or self.tune_steps < 1 or self.tune_epochs < 1:
+            raise ValueError(f"tune_trials must be >= 0 (0: no search), tune_steps and "
+                             f"tune_epochs >= 1; got {self.tune_trials}, {self.tune_steps}, "
+                             f"{self.tune_epochs}")
         if self.pretrained_model and self.trainer.pretrain_epochs:
             raise ValueError("pretrained_model and trainer.pretrain_epochs exclude each other: "
                              "start from an earlier Pretrainer's model, or pretrain in this run")
@@ -141,6 +151,10 @@ class PipelineConfig:
         if self.landing and self.warm_start:
             custom_config[WARM_START_KEY] = self.serving_dir
         return custom_config
+
+    def tuner_custom_config(self) -> Dict[str, Any]:
+        return {CUSTOM_CONFIG_KEY: self.trainer.to_dict(),
+                TUNING_KEY: {"trials": self.tune_trials, "epochs": self.tune_epochs}}
 
     def transform_custom_config(self) -> Dict[str, Any]:
         return self._trainer_settings(TRANSFORM_SETTINGS)

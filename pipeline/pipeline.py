@@ -3,6 +3,7 @@
     data and validation   ImdbExampleGen (or SpanExampleGen: a window of review spans)
                           -> StatisticsGen -> ExampleValidator (curated schema) -> AnomaliesGate
     Transform             vocabulary on train, token ids for train and eval
+    Tuner, optional       a random search of the variant's hyperparameters, scored on eval
     base model, optional  UnlabelledImdbExampleGen -> Pretrainer (a language model), or
                           PretrainedModelImporter (an earlier Pretrainer's model)
     Trainer               the configured LSTM variant, from the base model's embedding if any
@@ -50,9 +51,11 @@ InputBase = Union[str, tfx.dsl.experimental.RuntimeParameter]
 
 @dataclasses.dataclass(frozen=True)
 class UserCode:
-    """How Transform, the Trainer and the Pretrainer find the project's functions: each a dict of
-    those components' arguments (`module_file`, or `preprocessing_fn` / `run_fn`)."""
+    """How Transform, the Tuner, the Trainer and the Pretrainer find the project's functions: each
+    a dict of those components' arguments (`module_file`, or `preprocessing_fn` / `tuner_fn` /
+    `run_fn`)."""
     transform: Dict[str, str]
+    tuner: Dict[str, str]
     trainer: Dict[str, str]
     pretrainer: Dict[str, str]
 
@@ -61,11 +64,13 @@ class UserCode:
 # hash of their contents, so any change to the model code re-runs Transform and Trainer.
 MODULE_FILES = UserCode(
     transform={"module_file": os.path.join(_TRAINER_DIR, "tfx_module.py")},
+    tuner={"module_file": os.path.join(_TRAINER_DIR, "tfx_module.py")},
     trainer={"module_file": os.path.join(_TRAINER_DIR, "tfx_module.py")},
     pretrainer={"module_file": os.path.join(_TRAINER_DIR, "tfx_pretrainer_module.py")})
 # In an image that has the project installed: module paths.
 MODULE_PATHS = UserCode(
     transform={"preprocessing_fn": "trainer.preprocessing.preprocessing_fn"},
+    tuner={"tuner_fn": "trainer.tfx_module.tuner_fn"},
     trainer={"run_fn": "trainer.tfx_module.run_fn"},
     pretrainer={"run_fn": "trainer.tfx_pretrainer_module.run_fn"})
 
@@ -224,12 +229,28 @@ def base_model(config: PipelineConfig, platform: Platform, data: DataNodes,
     return BaseModel([], None)
 
 
-def trainer(config: PipelineConfig, platform: Platform, transform_outputs,
-            base: BaseModel) -> tfx.components.Trainer:
+def tuner(config: PipelineConfig, platform: Platform,
+          transform_outputs) -> Optional[tfx.components.Tuner]:
+    """With tune_trials: the variant's hyperparameters searched on a sample of train, scored on
+    eval (never on test)."""
+    if not config.tune_trials:
+        return None
+    return tfx.components.Tuner(
+        examples=transform_outputs["transformed_examples"],
+        transform_graph=transform_outputs["transform_graph"],
+        train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=config.tune_steps),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config=config.tuner_custom_config(),
+        **platform.user_code.tuner)
+
+
+def trainer(config: PipelineConfig, platform: Platform, transform_outputs, base: BaseModel,
+            search: Optional[tfx.components.Tuner]) -> tfx.components.Trainer:
     return tfx.components.Trainer(
         examples=transform_outputs["transformed_examples"],
         transform_graph=transform_outputs["transform_graph"],
         base_model=base.model,
+        hyperparameters=search.outputs["best_hyperparameters"] if search else None,
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config=config.trainer_custom_config(),
@@ -322,7 +343,8 @@ def create_pipeline(config: PipelineConfig, platform: Platform) -> tfx.dsl.Pipel
     data = data_and_validation(config, platform)
     tokens = transform(config, platform, data)
     base = base_model(config, platform, data, tokens.outputs["transform_graph"])
-    training = trainer(config, platform, tokens.outputs, base)
+    search = tuner(config, platform, tokens.outputs)
+    training = trainer(config, platform, tokens.outputs, base, search)
     evaluation = evaluation_and_push(config, platform, data, training.outputs["model"])
     slices = sliced_evaluator(data, training.outputs["model"], evaluation)
     report = evaluation_report(config, data, tokens.outputs, training.outputs, evaluation,
@@ -330,8 +352,8 @@ def create_pipeline(config: PipelineConfig, platform: Platform) -> tfx.dsl.Pipel
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=[*data.nodes, tokens, *base.nodes, training, *evaluation.nodes, slices,
-                    report],
+        components=[*data.nodes, tokens, *base.nodes, *([search] if search else []), training,
+                    *evaluation.nodes, slices, report],
         enable_cache=config.enable_cache,
         metadata_connection_config=platform.metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args,

@@ -295,3 +295,17 @@ def test_schedule_creates_a_recurring_run_of_the_continuous_training_package(tmp
     assert sent == compiled
     assert body["runtime_config"] == {"parameters": {"span": 0},
                                       "pipeline_root": f"{OUTPUT_DIR}/pipelines/imdb-lstm"}
+
+
+def test_tuning_compiles_to_a_tuner_whose_best_hyperparameters_feed_the_trainer(tmp_path):
+    package = str(tmp_path / "tuning.yaml")
+    process = kubeflow("compile", *COMPILE, "--baseline", "none", "--package", package,
+                       "--tune-trials", "4")
+    assert process.returncode == 0, process.stderr
+    spec = load(package)
+    tasks = spec["root"]["dag"]["tasks"]
+    assert edges(spec)["Tuner"] == {"Transform"}
+    assert tasks["Trainer"]["inputs"]["artifacts"]["hyperparameters"]["taskOutputArtifact"] == {
+        "producerTask": "Tuner", "outputArtifactKey": "best_hyperparameters"}
+    parameters = tasks["Tuner"]["inputs"]["parameters"]
+    assert parameters["tuner_fn"]["runtimeValue"]["constant"] == "trainer.tfx_module.tuner_fn"

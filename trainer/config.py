@@ -22,6 +22,8 @@ CUSTOM_CONFIG_KEY = "trainer"
 # Beside it, for continuous training: the serving directory whose newest model the Trainer starts
 # from (trainer/warm_start.py); absent: from scratch.
 WARM_START_KEY = "warm_start_from"
+# And in the Tuner's: how many trials of how many epochs (trainer/tuning.py).
+TUNING_KEY = "tuning"
 # The settings preprocessing_fn reads. Transform gets only these, so changing a training
 # hyperparameter re-runs the Trainer but reuses Transform's cached vocabulary.
 TRANSFORM_SETTINGS = ("vocab_size", "oov_buckets", "sequence_length", "ngram_vocab_size",
