@@ -4,6 +4,7 @@ unigrams and bigrams (sublinear tf, words seen in two reviews or more) and logis
 scored once on the 25,000 official test reviews. A reference, not a product feature.
 
     .venv/bin/python bench/bag_of_words.py --output-dir /tmp/imdb-bench   # a benchmark's run
+    .venv/bin/python bench/bag_of_words.py --output-dir ~/imdb-lstm-tfx --pipeline-name imdb-lstm
 """
 import argparse
 import glob
@@ -72,10 +73,14 @@ def fit_and_score(examples_dir: str) -> Dict[str, object]:
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output-dir", required=True, help="a bench/benchmark.py output dir")
+    parser.add_argument("--output-dir", required=True,
+                        help="a bench/benchmark.py or imdb-lstm run output dir")
+    parser.add_argument("--pipeline-name", default="imdb-lstm-bench",
+                        help="imdb-lstm for a `make run` output dir (default: %(default)s)")
     args = parser.parse_args()
     from benchmark import latest_output
-    row = fit_and_score(latest_output(args.output_dir, "ImdbExampleGen", "examples"))
+    row = fit_and_score(latest_output(args.output_dir, "ImdbExampleGen", "examples",
+                                      pipeline_name=args.pipeline_name))
     for key, value in row.items():
         print(f"{key}: {value}")
 

@@ -93,7 +93,8 @@ def test_the_exported_model_serves_the_shifted_score(tmp_path):
            for path, text in synthetic_imdb.reviews(per_folder=5)
            if "/train/pos/" in path or "/train/neg/" in path]
     trainer_config = config.TrainerConfig(vocab_size=50, sequence_length=16, embedding_dim=8,
-                                          lstm_units=4, dense_units=4)
+                                          lstm_units=4, dense_units=4,
+                                          ngram_vocab_size=0)
     rows, transform_dir = transformed_data.analyze_and_transform(raw, trainer_config,
                                                                  str(tmp_path))
     transform_output = tft.TFTransformOutput(transform_dir)

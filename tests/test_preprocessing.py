@@ -19,6 +19,21 @@ def test_pad_or_truncate_keeps_the_last_ids_and_right_pads():
     np.testing.assert_array_equal(padded, [[3, 4, 5], [7, 8, 0]])
 
 
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_distinct_ngrams_are_those_of_tft_bag_of_words(order):
+    words = tf.strings.split(preprocessing.normalize(tf.constant(
+        ["a great great film, a great film", "", "film", "so so so so bad"])))
+    ours = tf.function(lambda w: preprocessing.distinct_ngrams(w, order))(words)
+    theirs = tft.bag_of_words(words.to_sparse(), (1, order),
+                              separator=preprocessing.NGRAM_SEPARATOR)
+
+    def per_review(ngrams):
+        return sorted(zip(ngrams.indices[:, 0].numpy().tolist(), ngrams.values.numpy().tolist()))
+    assert per_review(ours) == per_review(theirs)
+    assert ours.dense_shape[0] == 4
+    assert (b"great_film" in ours.values.numpy().tolist()) == (order > 1)
+
+
 @pytest.fixture(scope="module")
 def transformed(tmp_path_factory):
     raw = [
