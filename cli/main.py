@@ -5,7 +5,7 @@ import sys
 from typing import List, Optional
 
 from cli import logs  # first: quiets TensorFlow before anything imports it
-from cli import run_lock, stopping
+from cli import paths, run_lock, stopping
 from cli.arguments import build_parser, overrides_from_args
 from pipeline import config as pipeline_config
 
@@ -28,6 +28,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command in ("stream", "score"):
         from cli import stream_commands
         return stream_commands.main(args, config)
+    if args.command == "watch":
+        problem = _landing_problem(config, args.once)
+        if problem:  # before the lock: a refused command leaves nothing behind
+            print(f"imdb-lstm watch: {problem}", file=sys.stderr)
+            return 2
     try:
         with run_lock.exclusive(config):
             return _watch(config, args.once) if args.command == "watch" else _run(config)
@@ -36,12 +41,24 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
 
 
-def _watch(config: pipeline_config.PipelineConfig, once: bool) -> int:
+def _landing_problem(config: pipeline_config.PipelineConfig, once: bool) -> Optional[str]:
+    """Why `watch` cannot follow --landing; --once judges what is there now, a long watch may
+    wait for the landing to appear."""
     if not config.landing:
-        print("imdb-lstm watch: --landing is required (where the spans land)", file=sys.stderr)
-        return 2
+        return "--landing is required (where the spans land)"
+    try:
+        paths.directory("--landing", config.landing, must_exist=once)
+    except paths.PathProblem as e:
+        return str(e)
+    return None
+
+
+def _watch(config: pipeline_config.PipelineConfig, once: bool) -> int:
     log_path = logs.setup(config.log_dir)
-    logging.getLogger("pipeline").info("full log: %s", log_path)
+    log = logging.getLogger("pipeline")
+    log.info("full log: %s", log_path)
+    if not paths.directory("--landing", config.landing):
+        log.info("--landing %s does not exist yet: waiting for it to appear", config.landing)
     from cli import watch
     with logs.output_to(log_path):
         watch.watch(config, once)

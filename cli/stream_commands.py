@@ -5,7 +5,7 @@ import logging
 import os
 import sys
 
-from cli import logs, stopping
+from cli import logs, paths, stopping
 from pipeline.config import PipelineConfig
 
 _log = logging.getLogger("streaming")
@@ -108,12 +108,49 @@ def _score(args: argparse.Namespace, config: PipelineConfig) -> int:
 _COMMANDS = {"replay": _replay, "feed": _feed, "ingest": _ingest, "score": _score}
 
 
+def _followed(flag: str, path: str) -> None:
+    """A directory a streaming job follows: another job may create it later, so it waits."""
+    if not paths.directory(flag, path):
+        _log.info("%s %s does not exist yet: waiting for it to appear", flag, path)
+
+
+def check_paths(command: str, args: argparse.Namespace, config: PipelineConfig) -> None:
+    """Raises PathProblem before any data is read."""
+    if command == "replay":
+        paths.existing("--data", args.data)
+        paths.writable_directory("--landing", args.landing)
+    elif command == "feed":
+        paths.existing("--data", args.data)
+        paths.writable_directory("--to", args.to)
+    elif command == "ingest":
+        _followed("--source", args.source)
+        paths.writable_directory("--landing", config.landing)
+    else:
+        _check_score_paths(args)
+
+
+def _check_score_paths(args: argparse.Namespace) -> None:
+    if args.split:  # an aclImdb source, read once
+        paths.existing("--input", args.input)
+    elif args.batch:
+        paths.directory("--input", args.input, must_exist=True)
+    else:
+        _followed("--input", args.input)
+    paths.writable_directory("--output", args.output)
+
+
 def main(args: argparse.Namespace, config: PipelineConfig) -> int:
     _setup_logging()
     command = args.command if args.command == "score" else args.stream_command
     if command == "ingest" and not config.landing:
         print("imdb-lstm stream ingest: --landing is required (where the spans land)",
               file=sys.stderr)
+        return 2
+    try:
+        check_paths(command, args, config)
+    except paths.PathProblem as e:
+        name = command if command == "score" else f"stream {command}"
+        print(f"imdb-lstm {name}: {e}", file=sys.stderr)
         return 2
 
     def farewell(stop: stopping.Stopped) -> int:
