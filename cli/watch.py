@@ -1,5 +1,6 @@
 """`imdb-lstm watch`: continuous training. Polls a landing location and runs the pipeline once per
-newly complete span, in order, never twice for the same span: ML Metadata records which span each
+newly complete span, in order, each once every span of its window is complete, never twice for
+the same span: ML Metadata records which span each
 run read (the SpanExampleGen's Examples), and a span counts as processed once a run on it
 finished, whatever its verdict. A run killed mid-way leaves a component RUNNING, so its span is
 run again after a restart, reusing TFX's cache and the Trainer's backup.
@@ -7,10 +8,11 @@ run again after a restart, reusing TFX's cache and the Trainer's backup.
 import dataclasses
 import logging
 import time
-from typing import List, Optional, Set
+from typing import List, Optional, Set, Tuple
 
 from cli import stopping
 from components import spans
+from components.span_example_gen import window_spans
 from pipeline import outcome
 from pipeline.config import PipelineConfig
 
@@ -23,10 +25,31 @@ def processed_spans(config: PipelineConfig) -> Set[int]:
             if run.span is not None and run.finished}
 
 
-def pending_spans(config: PipelineConfig) -> List[int]:
-    """Complete spans no finished run has read, oldest first."""
+@dataclasses.dataclass(frozen=True)
+class Pending:
+    """The spans to run now, oldest first, and the first span that waits for its window."""
+    spans: List[int]
+    waiting: Optional[int] = None
+    missing: Tuple[int, ...] = ()
+
+    def waiting_line(self) -> str:
+        return (f"span {self.waiting} waits for span(s) {list(self.missing)} of its window to "
+                "complete")
+
+
+def pending_spans(config: PipelineConfig) -> Pending:
+    """Complete spans no finished run has read, oldest first, up to the first whose window holds
+    a span not yet complete: spans run in order, each on its whole window."""
     done = processed_spans(config)
-    return [span for span in spans.ready_spans(config.landing) if span not in done]
+    ready = spans.ready_spans(config.landing)
+    runnable = []
+    for span in ready:
+        missing = tuple(s for s in window_spans(span, config.window) if s not in ready)
+        if missing:
+            return Pending(runnable, span, missing)
+        if span not in done:
+            runnable.append(span)
+    return Pending(runnable)
 
 
 def _ready_since(config: PipelineConfig, span: int) -> Optional[float]:
@@ -94,12 +117,18 @@ def watch(config: PipelineConfig, once: bool = False) -> int:
         with stopping.on_signals(farewell):
             _log.info("watching %s for spans (window %d, every %g s)", config.landing,
                       config.window, config.poll_seconds)
+            reported_wait = None
             while True:
-                for span in pending_spans(config):
+                pending = pending_spans(config)
+                for span in pending.spans:
                     _log.info(run_span(config, span))
                     processed += 1
+                if pending.waiting and pending.waiting_line() != reported_wait:
+                    reported_wait = pending.waiting_line()
+                    _log.warning(reported_wait)
                 if once:
-                    _log.info("%d span(s) processed; none pending", processed)
+                    _log.info("%d span(s) processed; %s", processed,
+                              "the rest wait" if pending.waiting else "none pending")
                     return processed
                 time.sleep(config.poll_seconds)
     except (stopping.Stopped, KeyboardInterrupt) as e:
