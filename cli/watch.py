@@ -1,9 +1,9 @@
 """`imdb-lstm watch`: continuous training. Polls a landing location and runs the pipeline once per
 newly complete span, in order, each once every span of its window is complete, never twice for
-the same span: ML Metadata records which span each
-run read (the SpanExampleGen's Examples), and a span counts as processed once a run on it
-finished, whatever its verdict. A run killed mid-way leaves a component RUNNING, so its span is
-run again after a restart, reusing TFX's cache and the Trainer's backup.
+the same span: ML Metadata records which span each run read (the SpanExampleGen's Examples), and
+a span counts as processed once a run on it finished, whatever its verdict. A run killed mid-way
+leaves a component RUNNING, so its span is run again after a restart, reusing TFX's cache and the
+Trainer's backup.
 """
 import dataclasses
 import logging
@@ -27,28 +27,43 @@ def processed_spans(config: PipelineConfig) -> Set[int]:
 
 @dataclasses.dataclass(frozen=True)
 class Pending:
-    """The spans to run now, oldest first, and the first span that waits for its window."""
+    """The spans to run now, oldest first, and the first span that waits for its window: for
+    spans not yet complete, or for a marker that cannot be read."""
     spans: List[int]
     waiting: Optional[int] = None
     missing: Tuple[int, ...] = ()
+    unreadable: Optional[str] = None
 
     def waiting_line(self) -> str:
+        if self.unreadable:
+            return f"span {self.waiting} waits: {self.unreadable}"
         return (f"span {self.waiting} waits for span(s) {list(self.missing)} of its window to "
                 "complete")
 
 
+def _unreadable_marker(landing: str, span: int) -> Optional[str]:
+    try:
+        spans.read_marker(landing, span)
+        return None
+    except spans.SpanError as e:
+        return str(e)
+
+
 def pending_spans(config: PipelineConfig) -> Pending:
     """Complete spans no finished run has read, oldest first, up to the first whose window holds
-    a span not yet complete: spans run in order, each on its whole window."""
+    a span not yet complete or with an unreadable marker: spans run in order, each on its whole
+    window."""
     done = processed_spans(config)
     ready = spans.ready_spans(config.landing)
     runnable = []
-    for span in ready:
-        missing = tuple(s for s in window_spans(span, config.window) if s not in ready)
-        if missing:
-            return Pending(runnable, span, missing)
-        if span not in done:
-            runnable.append(span)
+    for span in (s for s in ready if s not in done):
+        window = window_spans(span, config.window)
+        missing = tuple(s for s in window if s not in ready)
+        markers = [_unreadable_marker(config.landing, s) for s in window if s in ready]
+        unreadable = next(filter(None, markers), None)
+        if missing or unreadable:
+            return Pending(runnable, span, missing, unreadable)
+        runnable.append(span)
     return Pending(runnable)
 
 

@@ -49,3 +49,13 @@ def test_watch_once_reports_the_wait_and_runs_nothing(tmp_path, caplog):
         assert watch.watch(config_for(tmp_path), once=True) == 0
     assert "span 2 waits for span(s) [1] of its window to complete" in caplog.text
     assert not os.path.exists(tmp_path / "out" / "metadata")
+
+
+def test_a_marker_that_cannot_be_read_is_named_and_waited_on(tmp_path):
+    landed(tmp_path / "landing", 1, 2)
+    marker = os.path.join(spans.span_dir(str(tmp_path / "landing"), 1), spans.MARKER)
+    with open(marker, "w") as f:
+        f.write("garbage")
+    pending = watch.pending_spans(config_for(tmp_path))
+    assert (pending.spans, pending.waiting) == ([], 1)
+    assert pending.waiting_line().startswith(f"span 1 waits: {marker}: not a span marker")
