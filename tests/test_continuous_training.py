@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 
 import ml_metadata as mlmd
 import pytest
@@ -108,6 +109,27 @@ def test_watch_runs_each_ready_span_once_on_its_window(landing, tmp_path):
     assert len(finished_runs(output_dir)) == 4
 
 
+def read_stderr_until(process, wanted, seconds=900):
+    """`process`'s stderr lines up to the first for which `wanted(lines so far)` holds. Fails, and
+    kills the process's group, if none comes within `seconds` or the process ends first: a
+    missing line fails this test by name instead of hanging its worker."""
+    lines, done, matched = [], threading.Event(), []
+
+    def read():
+        for line in process.stderr:
+            lines.append(line)
+            if wanted(lines):
+                matched.append(line)
+                break
+        done.set()
+    threading.Thread(target=read, daemon=True).start()
+    if not done.wait(seconds) or not matched:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail(f"the awaited line did not come within {seconds} s; stderr:\n"
+                    + "".join(lines))
+    return lines
+
+
 def test_a_span_killed_mid_run_is_run_again_after_a_restart(landing, tmp_path):
     data, landing = landing
     output_dir = str(tmp_path / "out")
@@ -116,12 +138,10 @@ def test_a_span_killed_mid_run_is_run_again_after_a_restart(landing, tmp_path):
                *NO_VALUE_GATES, *DRIFT_BOUNDS, "--poll-seconds", "1"]
     watcher = subprocess.Popen(command, cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
-    seen = []
-    for line in watcher.stderr:  # kill it once span 2's Trainer is at work
-        seen.append(line)
-        if "span 1:" in "".join(seen) and "[Trainer] running" in line:
-            os.killpg(watcher.pid, signal.SIGKILL)
-            break
+    # Kill it once span 2's Trainer is at work.
+    seen = read_stderr_until(watcher, lambda lines: "span 1:" in "".join(lines)
+                             and "[Trainer] running" in lines[-1])
+    os.killpg(watcher.pid, signal.SIGKILL)
     watcher.wait(timeout=60)
     assert [r.span for r in finished_runs(output_dir)] == [1], "".join(seen)
     process = watch(data, landing, output_dir, "--once")
@@ -136,11 +156,10 @@ def test_sigterm_stops_watch_mid_run_and_leaves_the_span_to_run_again(landing, t
     command = [os.path.join(BIN, "imdb-lstm"), "watch", "--landing", landing, "--eval-data",
                data, "--output-dir", output_dir, "--window", "2", *FAST_TRAINING,
                *NO_VALUE_GATES, *DRIFT_BOUNDS]
-    watcher = subprocess.Popen(command, cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True)
-    for line in watcher.stderr:
-        if "[Trainer] running" in line:
-            watcher.send_signal(signal.SIGTERM)
-            break
+    watcher = subprocess.Popen(command, cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    read_stderr_until(watcher, lambda lines: "[Trainer] running" in lines[-1])
+    watcher.send_signal(signal.SIGTERM)
     assert watcher.wait(timeout=120) == 0
     assert "stopped by SIGTERM after 0 span(s)" in watcher.stderr.read()
     metadata_path = os.path.join(output_dir, "metadata", "imdb-lstm", "metadata.db")
