@@ -25,12 +25,15 @@ def test_a_second_run_is_refused_naming_the_first_and_the_lock_is_freed_after(tm
         pass
 
 
-def test_the_cli_refuses_a_run_while_another_holds_the_directory(tmp_path):
+@pytest.mark.parametrize("command", [["run", "--data", "/nowhere"],
+                                     ["watch", "--landing", "/tmp"]], ids=["run", "watch"])
+def test_the_cli_refuses_a_run_while_another_holds_the_directory(tmp_path, command):
     config = pipeline_config.load(overrides={"output_dir": str(tmp_path)}, environ={})
     with run_lock.exclusive(config):
-        process = subprocess.run([os.path.join(BIN, "imdb-lstm"), "run", "--data", "/nowhere",
+        process = subprocess.run([os.path.join(BIN, "imdb-lstm"), *command,
                                   "--output-dir", str(tmp_path)], cwd=PROJECT_ROOT,
                                  capture_output=True, text=True, timeout=120)
     assert process.returncode == 1
-    assert process.stderr.strip().startswith(f"imdb-lstm run: another run (pid {os.getpid()}")
+    assert process.stderr.strip().startswith(
+        f"imdb-lstm {command[0]}: another run (pid {os.getpid()}")
     assert not os.path.exists(tmp_path / "logs")  # refused before it wrote anything
