@@ -6,6 +6,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -148,6 +149,27 @@ def test_a_span_killed_mid_run_is_run_again_after_a_restart(landing, tmp_path):
     assert process.returncode == 0, process.stderr
     assert [r.span for r in finished_runs(output_dir)] == [1, 2, 3, 4]
     assert "span 1:" not in process.stderr and "span 2: window 1-2" in process.stderr
+
+
+def test_watch_runs_a_span_that_lands_after_it_started(landing, tmp_path):
+    data, landing = landing
+    late_landing = tmp_path / "late-landing"
+    late_landing.mkdir()
+    output_dir = str(tmp_path / "out")
+    command = [os.path.join(BIN, "imdb-lstm"), "watch", "--landing", str(late_landing),
+               "--eval-data", data, "--output-dir", output_dir, "--window", "2",
+               *FAST_TRAINING, *NO_VALUE_GATES, *DRIFT_BOUNDS, "--poll-seconds", "1"]
+    watcher = subprocess.Popen(command, cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    read_stderr_until(watcher, lambda lines: "watching" in lines[-1])
+    assert finished_runs(output_dir) == []
+    # Span 1 lands whole (copied beside, then renamed), as a writer's last step would.
+    shutil.copytree(spans.span_dir(landing, 1), late_landing / "incoming")
+    os.rename(late_landing / "incoming", spans.span_dir(str(late_landing), 1))
+    seen = read_stderr_until(watcher, lambda lines: "span 1: window 1-1" in lines[-1])
+    watcher.send_signal(signal.SIGTERM)
+    assert watcher.wait(timeout=120) == 0
+    assert [r.span for r in finished_runs(output_dir)] == [1], "".join(seen)
 
 
 def test_sigterm_stops_watch_mid_run_and_leaves_the_span_to_run_again(landing, tmp_path):
