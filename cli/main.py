@@ -57,8 +57,7 @@ def _watch(config: pipeline_config.PipelineConfig, once: bool) -> int:
     log_path = logs.setup(config.log_dir)
     log = logging.getLogger("pipeline")
     log.info("full log: %s", log_path)
-    if not paths.directory("--landing", config.landing):
-        log.info("--landing %s does not exist yet: waiting for it to appear", config.landing)
+    paths.followed("--landing", config.landing, log)
     from cli import watch
     with logs.output_to(log_path):
         watch.watch(config, once)

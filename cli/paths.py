@@ -1,6 +1,7 @@
 """The streaming commands' paths, checked before any data is read: a path that cannot serve is one
 line naming the flag, the path and the problem. Only local paths are checked: a URL (gs://,
 https://) or a Pub/Sub source is the runner's to open."""
+import logging
 import os
 
 
@@ -45,3 +46,10 @@ def writable_directory(flag: str, path: str) -> None:
         raise PathProblem(f"{flag} {path}: {nearest} is a file, not a directory")
     if not os.access(nearest, os.W_OK | os.X_OK):
         raise PathProblem(f"{flag} {path}: {nearest} is not writable")
+
+
+def followed(flag: str, path: str, log: logging.Logger) -> None:
+    """A directory a long-running command follows: another job may create it later, so a missing
+    one is waited for, and said so once."""
+    if not directory(flag, path):
+        log.info("%s %s does not exist yet: waiting for it to appear", flag, path)

@@ -108,13 +108,7 @@ def _score(args: argparse.Namespace, config: PipelineConfig) -> int:
 _COMMANDS = {"replay": _replay, "feed": _feed, "ingest": _ingest, "score": _score}
 
 
-def _followed(flag: str, path: str) -> None:
-    """A directory a streaming job follows: another job may create it later, so it waits."""
-    if not paths.directory(flag, path):
-        _log.info("%s %s does not exist yet: waiting for it to appear", flag, path)
-
-
-def check_paths(command: str, args: argparse.Namespace, config: PipelineConfig) -> None:
+def _check_paths(command: str, args: argparse.Namespace, config: PipelineConfig) -> None:
     """Raises PathProblem before any data is read."""
     if command == "replay":
         paths.existing("--data", args.data)
@@ -123,7 +117,7 @@ def check_paths(command: str, args: argparse.Namespace, config: PipelineConfig) 
         paths.existing("--data", args.data)
         paths.writable_directory("--to", args.to)
     elif command == "ingest":
-        _followed("--source", args.source)
+        paths.followed("--source", args.source, _log)
         paths.writable_directory("--landing", config.landing)
     else:
         _check_score_paths(args)
@@ -135,7 +129,7 @@ def _check_score_paths(args: argparse.Namespace) -> None:
     elif args.batch:
         paths.directory("--input", args.input, must_exist=True)
     else:
-        _followed("--input", args.input)
+        paths.followed("--input", args.input, _log)
     paths.writable_directory("--output", args.output)
 
 
@@ -147,7 +141,7 @@ def main(args: argparse.Namespace, config: PipelineConfig) -> int:
               file=sys.stderr)
         return 2
     try:
-        check_paths(command, args, config)
+        _check_paths(command, args, config)
     except paths.PathProblem as e:
         name = command if command == "score" else f"stream {command}"
         print(f"imdb-lstm {name}: {e}", file=sys.stderr)
