@@ -11,7 +11,7 @@ from tfx.orchestration import metadata
 
 from components.evaluation_report import (INPUT_KEYS, PUSH_PROPERTIES, REPORT_FILE,
                                           REPORT_KEY, EvaluationReport)
-from components.report import summary
+from components.report import html, summary
 from components.imdb_example_gen import UnlabelledImdbExampleGen
 from components.pusher import PUSHED_AT
 from components.span_example_gen import WINDOW_PROPERTY, SpanExampleGen
@@ -61,10 +61,9 @@ class RunOutcome:
     def summary_lines(self) -> List[str]:
         lines = [f"run {self.run_id}"]
         for name in ("binary_accuracy", "auc", "precision", "recall", "example_count"):
-            if name in self.metrics:
-                value = self.metrics[name]
-                lines.append(f"  test {name}: {value:.0f}" if name == "example_count"
-                             else f"  test {name}: {value:.4f}")
+            if name in self.metrics:  # undefined ones (precision with no positive) are None
+                value = html.number(self.metrics[name], 0 if name == "example_count" else 4)
+                lines.append(f"  test {name}: {value}")
         if self.span_accuracies:
             lines.append(f"  newest span's held-out binary_accuracy: {self.span_accuracies}")
         if self.blessed is not None:
