@@ -25,18 +25,10 @@ import time
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
+# The plain loop over the serving signature, as the variants table measures it.
+from benchmark import serving_throughput  # noqa: E402
 from streaming import feed, records  # noqa: E402
 from streaming.scoring import percentiles  # noqa: E402
-
-
-def plain_loop(model_path: str, reviews, batch_size: int = 256) -> float:
-    import tensorflow as tf
-    signature = tf.saved_model.load(model_path).signatures["serving_raw_text"]
-    signature(review=tf.constant(reviews[:batch_size]))  # trace once
-    started = time.perf_counter()
-    for start in range(0, len(reviews), batch_size):
-        signature(review=tf.constant(reviews[start:start + batch_size]))
-    return len(reviews) / (time.perf_counter() - started)
 
 
 def send(directory: str, reviews, prefix: str, rate: float, seconds: float, on_half=None):
@@ -90,7 +82,8 @@ def main():
     old, new = sorted((v for v in os.listdir(args.model_dir) if v.isdigit()), key=int)[-2:]
     push(os.path.join(args.model_dir, old), serving, 1)
     reviews = list(feed.reviews_of(args.data, os.path.join(args.work_dir, "cache"), "test"))
-    loop_rate = plain_loop(os.path.join(args.model_dir, old), [r.text for r in reviews[:10_000]])
+    loop_rate = serving_throughput(os.path.join(args.model_dir, old),
+                                   [r.text for r in reviews[:10_000]])
     print(f"plain TensorFlow loop: {loop_rate:.0f} reviews/s", flush=True)
 
     job = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "imdb-lstm"), "score",
