@@ -61,8 +61,8 @@ def distinct_ngrams(words: tf.RaggedTensor, order: int) -> tf.SparseTensor:
     """Each review's distinct n-grams of 1 to `order` words, in the order they first occur.
 
     What tft.bag_of_words computes, vectorized: its per-review de-duplication loops over the
-    reviews one by one, which made Transform five times slower (the same 3.6 million n-grams of
-    10,000 reviews in 5 s instead of minutes)."""
+    reviews one by one (run eagerly on 10,000 reviews: 373 s; this, for the same 3.6 million
+    n-grams: 5 s)."""
     grams = tf.concat([words] + [tf.strings.ngrams(words, n, separator=NGRAM_SEPARATOR)
                                  for n in range(2, order + 1)], axis=1)
     rows = grams.value_rowids()
