@@ -93,6 +93,12 @@ def main():
     print(f"\n{c.variant} (Trainer) against the original model (plain Keras), one epoch each per "
           f"round, train {len(x_train):,} + eval {len(x_eval):,} reviews, sequence_length "
           f"{c.sequence_length}, batch {c.batch_size}, {c.batch_length_buckets} length buckets\n")
+    print_ratios(rows)
+
+
+def print_ratios(rows):
+    """The table of each round's (number, (wall, cpu) ours, (wall, cpu) reference) and the ratios
+    that summarize them."""
     print("| round | Trainer s (cpu s) | plain Keras s (cpu s) | ratio (wall) | ratio (cpu) |")
     print("| ---: | ---: | ---: | ---: | ---: |")
     wall_ratios, cpu_ratios = [], []

@@ -11,6 +11,7 @@ Eval accuracy is at 0.5 and at the threshold the Trainer would fit on eval; test
 bench/benchmark.py run left in `--output-dir`. Not a test: about twelve minutes for eight epochs
 on a 2-core machine.
 """
+import functools
 import os
 import sys
 
@@ -49,18 +50,36 @@ def main():
     keras.utils.set_random_seed(c.seed)
     model = models.build(c, input_pipeline.vocabulary_size(c, transform_output))
 
-    def scored(name):
-        scores, labels = calibration.scores_and_labels(model, data("eval", False))
-        threshold = calibration.decision_threshold(scores, labels)
-        test_scores, test_labels = calibration.scores_and_labels(model, test)
-        auc = keras.metrics.AUC(num_thresholds=10_000)
-        auc.update_state(test_labels, test_scores)
-        return (f"| {name} | {calibration.accuracy(scores, labels, calibration.NEUTRAL):.4f} | "
-                f"{threshold:.3f} | {calibration.accuracy(scores, labels, threshold):.4f} | "
-                f"{calibration.accuracy(test_scores, test_labels, threshold):.4f} | "
-                f"{float(auc.result()):.4f} |")
+    score_row = functools.partial(table_row, model, data("eval", False), test)
 
-    class Averages(keras.callbacks.Callback):
+    print(f"{args.variant}, seed {c.seed}, {args.output_dir}\n")
+    print("| epoch, weights | eval at 0.5 | threshold | eval at it | test at it | test AUC |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |", flush=True)
+    model.fit(data("train", True), validation_data=data("eval", False), epochs=c.epochs,
+              callbacks=[weight_averages(model, momenta, score_row)], verbose=0)
+
+
+def table_row(model, eval_data, test_data, name: str) -> str:
+    """`name`'s row: eval accuracy at 0.5, the threshold fitted on eval, eval and test accuracy
+    at it, test AUC."""
+    import keras
+    scores, labels = calibration.scores_and_labels(model, eval_data)
+    threshold = calibration.decision_threshold(scores, labels)
+    test_scores, test_labels = calibration.scores_and_labels(model, test_data)
+    auc = keras.metrics.AUC(num_thresholds=10_000)
+    auc.update_state(test_labels, test_scores)
+    return (f"| {name} | {calibration.accuracy(scores, labels, calibration.NEUTRAL):.4f} | "
+            f"{threshold:.3f} | {calibration.accuracy(scores, labels, threshold):.4f} | "
+            f"{calibration.accuracy(test_scores, test_labels, threshold):.4f} | "
+            f"{float(auc.result()):.4f} |")
+
+
+def weight_averages(model, momenta, score_row):
+    """A callback keeping moving averages of the weights over steps, one per momentum, that
+    prints after each epoch the rows of the weights as trained and of each average."""
+    import keras
+
+    class WeightAverages(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.averages = {m: [v.numpy().copy() for v in model.trainable_variables]
                              for m in momenta}
@@ -74,20 +93,15 @@ def main():
 
         def on_epoch_end(self, epoch, logs=None):
             trained = [v.numpy().copy() for v in model.trainable_variables]
-            rows = [scored(f"{epoch + 1}, as trained")]
+            rows = [score_row(f"{epoch + 1}, as trained")]
             for momentum, average in self.averages.items():
                 for v, a in zip(model.trainable_variables, average):
                     v.assign(a)
-                rows.append(scored(f"{epoch + 1}, average {momentum}"))
+                rows.append(score_row(f"{epoch + 1}, average {momentum}"))
             for v, w in zip(model.trainable_variables, trained):
                 v.assign(w)
             print("\n".join(rows), flush=True)
-
-    print(f"{args.variant}, seed {c.seed}, {args.output_dir}\n")
-    print("| epoch, weights | eval at 0.5 | threshold | eval at it | test at it | test AUC |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |", flush=True)
-    model.fit(data("train", True), validation_data=data("eval", False), epochs=c.epochs,
-              callbacks=[Averages()], verbose=0)
+    return WeightAverages()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import http.server
 import json
 import threading
 import urllib.parse
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 API = "/apis/v2beta1"
 
@@ -46,44 +46,42 @@ class ContractServer:
                 return request
 
             def do_GET(self):  # noqa: N802  (http.server's naming)
-                request = self._record()
-                if request["path"] == f"{API}/healthz":
-                    self._reply(200, {"multi_user": False})
-                elif request["path"] == f"{API}/experiments":
-                    self._reply(200, {"experiments": list(server._experiments.values()),
-                                      "total_size": len(server._experiments)})
-                else:
-                    self._reply(404, {"error": f"no route {request['path']}", "code": 5})
+                self._reply(*server.answer(self._record()))
 
             def do_POST(self):  # noqa: N802
-                request = self._record()
-                body = request["body"] or {}
-                if request["path"] == f"{API}/experiments":
-                    experiment = {"experiment_id": f"experiment-{len(server._experiments) + 1}",
-                                  "display_name": body.get("display_name"),
-                                  "namespace": body.get("namespace", "")}
-                    server._experiments[experiment["experiment_id"]] = experiment
-                    self._reply(200, experiment)
-                elif request["path"] == f"{API}/runs":
-                    if server.reject_runs:
-                        self._reply(400, {"error": "Failed to create a run: invalid pipeline "
-                                                   "spec", "code": 3,
-                                          "message": "invalid pipeline spec"})
-                        return
-                    self._reply(200, {"run_id": "run-1", "display_name": body.get("display_name"),
-                                      "experiment_id": body.get("experiment_id"),
-                                      "state": "PENDING"})
-                elif request["path"] == f"{API}/recurringruns":
-                    self._reply(200, {"recurring_run_id": "recurring-1",
-                                      "display_name": body.get("display_name"),
-                                      "experiment_id": body.get("experiment_id"),
-                                      "status": "ENABLED"})
-                else:
-                    self._reply(404, {"error": f"no route {request['path']}", "code": 5})
+                self._reply(*server.answer(self._record()))
 
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def answer(self, request: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]:
+        """The status and body the KFP API answers `request` with."""
+        path, body = request["path"], request["body"] or {}
+        if request["method"] == "GET" and path == f"{API}/healthz":
+            return 200, {"multi_user": False}
+        if request["method"] == "GET" and path == f"{API}/experiments":
+            return 200, {"experiments": list(self._experiments.values()),
+                         "total_size": len(self._experiments)}
+        if request["method"] != "POST":
+            return 404, {"error": f"no route {path}", "code": 5}
+        if path == f"{API}/experiments":
+            experiment = {"experiment_id": f"experiment-{len(self._experiments) + 1}",
+                          "display_name": body.get("display_name"),
+                          "namespace": body.get("namespace", "")}
+            self._experiments[experiment["experiment_id"]] = experiment
+            return 200, experiment
+        if path == f"{API}/runs" and self.reject_runs:
+            return 400, {"error": "Failed to create a run: invalid pipeline spec", "code": 3,
+                         "message": "invalid pipeline spec"}
+        if path == f"{API}/runs":
+            return 200, {"run_id": "run-1", "display_name": body.get("display_name"),
+                         "experiment_id": body.get("experiment_id"), "state": "PENDING"}
+        if path == f"{API}/recurringruns":
+            return 200, {"recurring_run_id": "recurring-1",
+                         "display_name": body.get("display_name"),
+                         "experiment_id": body.get("experiment_id"), "status": "ENABLED"}
+        return 404, {"error": f"no route {path}", "code": 5}
 
     def __enter__(self):
         self._thread.start()

@@ -118,6 +118,13 @@ def test_bad_data_fails_clearly_and_publishes_no_examples(tmp_path):
     assert written == []
 
 
+def split_features(examples_dir, split):
+    """The features of each tf.Example in one split of an ExampleGen output."""
+    records = tf.data.TFRecordDataset(glob.glob(os.path.join(examples_dir, f"Split-{split}", "*")),
+                                      compression_type="GZIP")
+    return [tf.train.Example.FromString(r.numpy()).features.feature for r in records]
+
+
 def test_pretrainer_hands_the_trainer_its_embedding(tmp_path):
     labelled = synthetic_imdb.write_archive(str(tmp_path / "labelled.tar.gz"), per_folder=50,
                                             unlabelled=0)
@@ -151,15 +158,10 @@ def test_pretrainer_hands_the_trainer_its_embedding(tmp_path):
     with open(os.path.join(pretrainer_run, "history.json")) as f:
         assert len(json.load(f)["val_perplexity"]) == 2
     # The unlabelled reviews, split for the language model's held-out perplexity, no labels.
-    counts = {}
-    for split in ("train", "eval"):
-        records = tf.data.TFRecordDataset(glob.glob(os.path.join(examples, f"Split-{split}", "*")),
-                                          compression_type="GZIP")
-        parsed = [tf.train.Example.FromString(r.numpy()).features.feature for r in records]
-        assert all("label" not in f and "rating" not in f and f["review"].bytes_list.value
-                   for f in parsed)
-        counts[split] = len(parsed)
-    assert counts["train"] + counts["eval"] == 150 and counts["eval"] > 0
+    splits = {split: split_features(examples, split) for split in ("train", "eval")}
+    assert all("label" not in f and "rating" not in f and f["review"].bytes_list.value
+               for parsed in splits.values() for f in parsed)
+    assert len(splits["train"]) + len(splits["eval"]) == 150 and splits["eval"]
     # What the run reports is the classifier's, not the language model's.
     assert "/Trainer/" in run.output_uris["model_run"]
     with open(os.path.join(run.output_uris["model_run"], "history.json")) as f:

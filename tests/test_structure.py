@@ -1,6 +1,6 @@
 """The code's shape: configuration loads without TensorFlow, every import between the top-level
-packages runs down their layers, and no module imports itself back through another (a cycle would
-let loading a config pull in Keras, as it once did)."""
+packages runs down their layers, no module imports itself back through another (a cycle would
+let loading a config pull in Keras, as it once did), and no function runs past 60 lines."""
 import ast
 import os
 import subprocess
@@ -86,3 +86,23 @@ def test_no_import_cycles():
 
 def test_every_listed_variant_has_a_builder():
     assert models.variants() == sorted(config.VARIANTS)
+
+
+# The style guide's bound: a function a reader takes in at once.
+MOST_LINES_PER_FUNCTION = 60
+
+
+def test_no_function_is_longer_than_a_reader_takes_in_at_once():
+    too_long = []
+    for top in PACKAGES + ("bench", "scripts", "tests"):
+        for directory, _, files in os.walk(os.path.join(PROJECT_ROOT, top)):
+            for name in (n for n in files if n.endswith(".py")):
+                path = os.path.join(directory, name)
+                with open(path) as f:
+                    tree = ast.parse(f.read())
+                too_long += [f"{os.path.relpath(path, PROJECT_ROOT)}:{node.lineno} {node.name} "
+                             f"({node.end_lineno - node.lineno + 1} lines)"
+                             for node in ast.walk(tree)
+                             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                             and node.end_lineno - node.lineno + 1 > MOST_LINES_PER_FUNCTION]
+    assert not too_long
