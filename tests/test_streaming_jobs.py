@@ -141,14 +141,21 @@ def test_score_batch_scores_what_is_there_and_exits(tmp_path):
     drop(feed, [rated(f"r{i}", "good" if i % 2 else "dull") for i in range(10)])
     with open(os.path.join(feed, "bad.jsonl"), "w") as f:
         f.write("not json\n")
+    dead_letters = str(tmp_path / "rejected")
     process = subprocess.run(
         [os.path.join(BIN, "imdb-lstm"), "score", "--batch", "--input", feed, "--output", out,
-         "--model-dir", base, "--output-dir", str(tmp_path / "o")],
+         "--model-dir", base, "--output-dir", str(tmp_path / "o"), "--dead-letters",
+         dead_letters],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert process.returncode == 0, process.stderr
     by_id, count = scores(out)
     assert count == 10 and sum(r["label"] == "positive" for r in by_id.values()) == 5
     assert "scored 10 reviews, rejected 1" in process.stderr
+    # The rejected line itself, where it came from and why, in the directory asked for.
+    [rejected] = [json.loads(line) for path in glob.glob(os.path.join(dead_letters, "*.jsonl"))
+                  for line in open(path)]
+    assert rejected["record"] == "not json" and rejected["where"].startswith(
+        os.path.join(feed, "bad.jsonl")) and rejected["reason"]
 
 
 def test_score_without_a_usable_model_says_so_in_one_line(tmp_path):
