@@ -3,7 +3,7 @@ import argparse
 import dataclasses
 import sys
 
-from cli import stopping
+from cli import paths, stopping
 from kubeflow.settings import KubeflowSettings
 from pipeline.config import PipelineConfig
 
@@ -54,6 +54,11 @@ def _run_local(args: argparse.Namespace) -> int:
         return stop.exit_code
 
     def run() -> int:
+        try:
+            paths.writable_directory("--work-dir", args.work_dir)
+        except paths.PathProblem as e:
+            print(f"imdb-lstm kubeflow run-local: {e}", file=sys.stderr)
+            return 2
         try:
             spec = submit.load_package(args.package)
             local = run_local.run(spec, args.work_dir, submit.parse_parameters(args.param, spec),

@@ -35,7 +35,9 @@ def load_package(package_path: str) -> Dict:
         with open(package_path) as f:
             spec = yaml.safe_load(f)
     except (OSError, yaml.YAMLError) as e:
-        raise SubmitError(f"cannot read package {package_path}: {e}") from e
+        # A YAML error spans lines (the problem, then where): one line, as every refusal is.
+        reason = " ".join(str(e).split())
+        raise SubmitError(f"cannot read package {package_path}: {reason}") from e
     if not isinstance(spec, dict) or "root" not in spec:
         raise SubmitError(f"{package_path} is not a KFP pipeline package "
                           "(`imdb-lstm kubeflow compile` writes one)")

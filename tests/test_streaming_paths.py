@@ -80,3 +80,23 @@ def test_watch_on_a_landing_that_is_a_file(workspace, capsys):
     line = refused(workspace, capsys, "watch", "--landing", str(workspace / "file"))
     assert line.endswith("is a file, not a directory")
 
+
+
+def test_run_local_into_a_work_dir_that_is_a_file(workspace, capsys):
+    package = workspace / "dir" / "pipeline.yaml"
+    package.write_text("root: {}\n")
+    line = refused(workspace, capsys, "kubeflow", "run-local", str(package), "--work-dir",
+                   str(workspace / "file"), has_output_dir=False)
+    assert line == (f"imdb-lstm kubeflow run-local: --work-dir {workspace / 'file'}: is a file, "
+                    "not a directory")
+
+
+def test_run_local_of_a_package_that_is_not_yaml_is_one_line(workspace, capsys):
+    package = workspace / "dir" / "pipeline.yaml"
+    package.write_text("{ root: [\n")
+    status = cli_main.main(["kubeflow", "run-local", str(package), "--work-dir",
+                            str(workspace / "work")])
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert status == 1 and line.startswith(f"imdb-lstm kubeflow run-local: cannot read package "
+                                           f"{package}: ")
+    assert not (workspace / "work").exists()
