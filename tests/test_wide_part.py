@@ -49,6 +49,24 @@ def test_the_wide_part_starts_at_zero_and_learns_the_ngrams(transformed):
     assert np.abs(wide.get_weights()[0]).max() > 0.01
 
 
+def test_the_wide_learning_rate_scale_is_how_fast_the_wide_part_moves_the_logit(transformed):
+    """Adam's first step moves each weight by the learning rate, whatever its gradient: the wide
+    logit after one step is proportional to the scale."""
+    _, path, transform_output = transformed
+    batch = next(iter(input_pipeline.dataset(
+        [path], input_pipeline.transformed_examples(transform_output), TRAINER_CONFIG, 8,
+        shuffle=False)))
+    moves = {}
+    for scale in (1.0, 30.0):
+        keras.utils.set_random_seed(1)
+        model = build(transform_output, config.TrainerConfig(
+            **{**TRAINER_CONFIG.to_dict(), "wide_learning_rate_scale": scale}))
+        model.train_on_batch(*batch)
+        moves[scale] = np.abs(model.get_layer(models.WIDE_LAYER)(
+            batch[0][features.NGRAMS_KEY], batch[0][features.NGRAM_WEIGHTS_KEY])).mean()
+    assert moves[30.0] == pytest.approx(30 * moves[1.0], rel=0.05)
+
+
 def test_training_and_serving_score_raw_text_alike(transformed, tmp_path):
     raw, path, transform_output = transformed
     keras.utils.set_random_seed(3)

@@ -25,6 +25,7 @@ from typing import Callable, Dict
 import keras
 import tensorflow as tf
 
+from trainer import adversarial
 from trainer.config import VARIANTS, TrainerConfig
 from trainer.features import NGRAM_WEIGHTS_KEY, NGRAMS_KEY, PADDING_ID, TOKENS_KEY
 
@@ -67,11 +68,11 @@ def build(trainer_config: TrainerConfig, vocabulary_size: int,
         if ngram_vocabulary_size:
             inputs.update({key: keras.Input(shape=(None,), dtype=dtype, name=key) for key, dtype
                            in ((NGRAMS_KEY, "int64"), (NGRAM_WEIGHTS_KEY, "float32"))})
-            wide = WideLogit(ngram_vocabulary_size, name=WIDE_LAYER)(inputs[NGRAMS_KEY],
-                                                                     inputs[NGRAM_WEIGHTS_KEY])
+            wide = WideLogit(ngram_vocabulary_size, trainer_config.wide_learning_rate_scale,
+                             name=WIDE_LAYER)(inputs[NGRAMS_KEY], inputs[NGRAM_WEIGHTS_KEY])
             logit = keras.layers.Add(dtype="float32")([logit, wide])
         probabilities = keras.layers.Activation("sigmoid", dtype="float32")(logit)
-        model = keras.Model(inputs, probabilities, name=trainer_config.variant)
+        model = _model(trainer_config, inputs, probabilities)
     finally:
         keras.config.set_dtype_policy(global_policy)
     # Under mixed_float16, compile wraps the optimizer in a LossScaleOptimizer.
@@ -85,6 +86,13 @@ def build(trainer_config: TrainerConfig, vocabulary_size: int,
         metrics=["accuracy"],
     )
     return model
+
+
+def _model(c: TrainerConfig, inputs, probabilities) -> keras.Model:
+    if c.adversarial_epsilon:
+        return adversarial.AdversarialModel(inputs, probabilities, name=c.variant,
+                                            adversarial_epsilon=c.adversarial_epsilon)
+    return keras.Model(inputs, probabilities, name=c.variant)
 
 
 def real_lengths(tokens: tf.Tensor) -> tf.Tensor:
@@ -133,33 +141,38 @@ class ReversedReviews(keras.layers.Layer):
 
 class WideLogit(keras.layers.Layer):
     """A linear model over a review's n-grams: one learnt weight per n-gram id (0, padding,
-    weighs nothing), times the n-gram's TF-IDF weight in the review, summed. The weights start
-    at 0, so the model starts as the LSTM alone."""
+    weighs nothing), times the n-gram's TF-IDF weight in the review, summed, times `scale`. The
+    weights start at 0, so the model starts as the LSTM alone.
 
-    # A review's TF-IDF weights have unit norm, most of them about 0.03 each; scaled up, the wide
-    # weights move the logit about as fast as the LSTM's head at the same learning rate.
-    SCALE = 10.0
+    Under Adam a weight moves about the learning rate a step whatever its gradient, so `scale`
+    is the wide part's learning rate as a multiple of the LSTM's (trainer.wide_learning_rate_scale).
+    """
 
-    def __init__(self, ngram_vocabulary_size: int, **kwargs):
+    def __init__(self, ngram_vocabulary_size: int, scale: float, **kwargs):
         super().__init__(dtype="float32", **kwargs)
         self.ngram_vocabulary_size = ngram_vocabulary_size
+        self.scale = scale
         self.embedding = keras.layers.Embedding(ngram_vocabulary_size, 1,
                                                 embeddings_initializer="zeros", dtype="float32")
 
     def call(self, ngrams, weights):
         per_ngram = keras.ops.squeeze(self.embedding(ngrams), -1)
         real = keras.ops.cast(keras.ops.not_equal(ngrams, PADDING_ID), "float32")
-        return self.SCALE * keras.ops.sum(per_ngram * weights * real, axis=1, keepdims=True)
+        return self.scale * keras.ops.sum(per_ngram * weights * real, axis=1, keepdims=True)
 
     def get_config(self):
-        return {**super().get_config(), "ngram_vocabulary_size": self.ngram_vocabulary_size}
+        return {**super().get_config(), "ngram_vocabulary_size": self.ngram_vocabulary_size,
+                "scale": self.scale}
 
 
-def _embedded(c: TrainerConfig, tokens, vocabulary_size: int):
+def _embedded(c: TrainerConfig, tokens, vocabulary_size: int, perturbable: bool = True):
     """The embeddings of the right-padded token ids (any length up to sequence_length: length
-    buckets cut batches short)."""
+    buckets cut batches short); `perturbable`, with adversarial training, through the layer that
+    perturbs them."""
     embedding = keras.layers.Embedding(vocabulary_size, c.embedding_dim, name=EMBEDDING_LAYER)
     embedded = embedding(tokens)
+    if c.adversarial_epsilon and perturbable:
+        embedded = adversarial.EmbeddingPerturbation(name=adversarial.PERTURBATION_LAYER)(embedded)
     if c.embedding_dropout:
         embedded = keras.layers.SpatialDropout1D(c.embedding_dropout)(embedded)
     return embedded
@@ -170,7 +183,7 @@ def encoder(c: TrainerConfig, vocabulary_size: int) -> keras.Model:
     states over it (those at padding are not used)."""
     tokens = keras.Input(shape=(None,), dtype="int64", name=TOKENS_KEY)
     states = keras.layers.LSTM(c.lstm_units, return_sequences=True)(
-        _embedded(c, tokens, vocabulary_size))
+        _embedded(c, tokens, vocabulary_size, perturbable=False))
     return keras.Model(tokens, states, name="encoder")
 
 

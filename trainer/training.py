@@ -41,6 +41,10 @@ def fit(model: keras.Model, strategy: tf.distribute.Strategy,
         fit_callbacks.append(
             keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "tensorboard")))
     if distributed_loop.is_needed(strategy):
+        if trainer_config.adversarial_epsilon:
+            raise ValueError(f"trainer.adversarial_epsilon: adversarial training runs under "
+                             f"Model.fit, on one replica; this strategy has "
+                             f"{strategy.num_replicas_in_sync} (set strategy: default)")
         distributed_loop.fit(model, strategy, train_data, eval_data, epochs, fit_callbacks)
     else:
         model.fit(train_data(), validation_data=eval_data(), epochs=epochs,
