@@ -4,7 +4,8 @@ a small step in the direction that raises the loss most,
 
     r_adv = epsilon * |e| * g / |g|,  g = d loss / d e,
 
-e the embedded review and |.| the L2 norm over the review (its steps and dimensions). Miyato
+e the embedded review and |.| the L2 norm over the review (its steps, up to the batch's length,
+padding included, and dimensions). Miyato
 normalizes the embedding so that the model cannot outgrow a fixed epsilon by scaling its
 embeddings up; here the step is that fraction of the review's own embedding norm instead, for the
 same effect without changing the embedding. Only training steps see the perturbation: evaluation,

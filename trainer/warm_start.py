@@ -3,6 +3,7 @@ model's embedding (trainer/pretraining.py), or, in continuous training, every we
 that is serving now. Embedding rows are matched to this Transform's vocabulary by word, and the
 wide part's by n-gram, so weights learnt on another window of spans or another vocabulary size
 fit."""
+import json
 import logging
 import os
 import tempfile
@@ -114,6 +115,16 @@ def serving_model(serving_dir: str) -> Optional[str]:
         None)
 
 
+# The wide part's scale before it was a setting, in models exported then.
+_FORMER_WIDE_SCALE = 10.0
+
+
+def _wide_scale(version: str) -> float:
+    """The wide_learning_rate_scale the model exported at `version` was trained with."""
+    with tf.io.gfile.GFile(os.path.join(version, artifacts.CONFIG_ASSET)) as f:
+        return float(json.load(f).get("wide_learning_rate_scale", _FORMER_WIDE_SCALE))
+
+
 def _saved_model_weights(saved: str, trainer_config: config.TrainerConfig) -> keras.Model:
     """A model of this config and the saved vocabularies' sizes, with the saved weights."""
     vocabulary = len(_words(os.path.join(saved, artifacts.VOCABULARY_FILE)))
@@ -159,6 +170,8 @@ def start_from_serving(model: keras.Model, serving_dir: str,
             _ngrams(tf_transform_output.vocabulary_file_by_name(features.NGRAM_VOCABULARY_NAME)),
             0)
         [wide] = previous.get_layer(models.WIDE_LAYER).get_weights()
+        # The wide logit is scale x weights: the same logit under this model's scale.
+        wide = wide * (_wide_scale(version) / trainer_config.wide_learning_rate_scale)
         _copy_rows(model, models.WIDE_LAYER, wide, ngram_rows, version)
     _log.info("warm start from the serving model %s (%s)", version,
               _missing_words(rows, trainer_config))
