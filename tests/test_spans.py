@@ -7,6 +7,7 @@ import os
 import pytest
 
 import synthetic_imdb
+from cli import main as cli_main
 from components import spans
 from components.span_example_gen import SPAN_HOLDOUT_SPLIT, newest_span, split_of, window_spans
 from streaming import replay
@@ -101,3 +102,13 @@ def test_replay_cuts_the_training_reviews_by_film_into_spans(tmp_path):
     kept = list(spans.read_file(path))
     assert kept and all(r.label == 0 for r in kept)
     assert {r.id for r in kept} == {r.id for r in by_span[2] if r.label == 0}
+
+
+def test_replay_every_lands_its_spans_that_many_seconds_apart(tmp_path):
+    data = synthetic_imdb.write_archive(str(tmp_path / "imdb.tar.gz"), per_folder=10)
+    landing = str(tmp_path / "landing")
+    assert cli_main.main(["stream", "replay", "--data", data, "--landing", landing, "--spans",
+                          "3", "--every", "0.5"]) == 0
+    completed = [spans.read_marker(landing, span).completed for span in (1, 2, 3)]
+    gaps = [later - earlier for earlier, later in zip(completed, completed[1:])]
+    assert all(gap >= 0.5 for gap in gaps), gaps
