@@ -13,6 +13,7 @@ import time
 import pytest
 
 import serving_models
+import synthetic_imdb
 from components import spans
 from pipeline_runs import BIN, PROJECT_ROOT
 from streaming import records
@@ -156,6 +157,21 @@ def test_score_batch_scores_what_is_there_and_exits(tmp_path):
                   for line in open(path)]
     assert rejected["record"] == "not json" and rejected["where"].startswith(
         os.path.join(feed, "bad.jsonl")) and rejected["reason"]
+
+
+def test_score_batch_scores_the_unlabelled_reviews_of_an_archive(tmp_path):
+    base, out = str(tmp_path / "serving"), str(tmp_path / "out")
+    serving_models.write_version(base, 1, "good")
+    archive = synthetic_imdb.write_archive(str(tmp_path / "imdb.tar.gz"), per_folder=3,
+                                           unlabelled=6)
+    process = subprocess.run(
+        [os.path.join(BIN, "imdb-lstm"), "score", "--batch", "--split", "unsup", "--input",
+         archive, "--output", out, "--model-dir", base, "--output-dir", str(tmp_path / "o")],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    by_id, count = scores(out)
+    assert count == 6 and all("/unsup/" in review_id for review_id in by_id)
+    assert "scored 6 reviews, rejected 0" in process.stderr
 
 
 def test_score_without_a_usable_model_says_so_in_one_line(tmp_path):
