@@ -3,7 +3,7 @@ import pytest
 
 from cli import arguments, main
 from pipeline import config as pipeline_config
-from trainer.config import CUSTOM_CONFIG_KEY, TrainerConfig
+from trainer.config import CUSTOM_CONFIG_KEY, WARM_START_KEY, TrainerConfig
 
 
 def test_precedence_defaults_yaml_environment_flags(tmp_path):
@@ -87,6 +87,18 @@ def test_trainer_settings_travel_through_custom_config():
     assert TrainerConfig.from_dict(pretraining).sequence_length == 50
     assert not {"variant", "epochs", "dropout", "learning_rate"} & set(pretraining)
     assert pretraining["pretrain_learning_rate"] == TrainerConfig().pretrain_learning_rate
+
+
+@pytest.mark.parametrize("flags, starts_from_serving", [
+    ([], True), (["--warm-start", "false"], False)])
+def test_watch_hands_the_trainer_its_serving_model_unless_told_not_to(tmp_path, flags,
+                                                                      starts_from_serving):
+    args = arguments.build_parser().parse_args(
+        ["watch", "--landing", str(tmp_path), "--output-dir", str(tmp_path / "out"), *flags])
+    config = pipeline_config.load(overrides=arguments.overrides_from_args(args), environ={})
+    custom_config = config.trainer_custom_config()
+    assert (custom_config.get(WARM_START_KEY) == config.serving_dir) is starts_from_serving
+    assert (WARM_START_KEY in custom_config) is starts_from_serving
 
 
 def test_outputs_default_outside_the_source_tree():
