@@ -125,7 +125,10 @@ def test_score_follows_the_newest_version_and_refuses_a_broken_one(tmp_path):
     assert count == len(by_id)  # no review scored twice
     assert {(i, by_id[i]["model_version"], by_id[i]["label"]) for i in "cd"} == {
         ("c", "2", "negative"), ("d", "2", "positive")}
-    assert "refused model version 3" in job.log and "still serving version 2" in job.log
+    # The broken version is refused at a poll, which the scores above need not have waited for.
+    wait_for(lambda: "refused model version 3" in job.log or _drop_probe(feed), "the refusal",
+             timeout=60)
+    assert "still serving version 2" in job.log
     assert job.stop() == 0
 
 
