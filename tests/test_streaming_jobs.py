@@ -1,6 +1,7 @@
 """The Beam streaming jobs for real: `imdb-lstm stream ingest` and `imdb-lstm score` started in
 streaming mode on the local runner, files dropped into their input as a feed would deliver them,
-their outputs read back, and the jobs stopped with SIGTERM."""
+their outputs read back, and the jobs stopped with SIGTERM or Ctrl-C; `score --batch` on a feed
+directory and on an archive, with stand-in models and with one the real Trainer exported."""
 import datetime
 import glob
 import json
@@ -11,12 +12,17 @@ import threading
 import time
 
 import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
 
 import serving_models
 import synthetic_imdb
+import transformed_data
 from components import spans
 from pipeline_runs import BIN, PROJECT_ROOT
 from streaming import records
+from trainer import config, features, training
+from trainer.export import RAW_TEXT_SIGNATURE
 
 pytestmark = pytest.mark.e2e
 
@@ -175,6 +181,44 @@ def test_score_batch_scores_the_unlabelled_reviews_of_an_archive(tmp_path):
     by_id, count = scores(out)
     assert count == 6 and all("/unsup/" in review_id for review_id in by_id)
     assert "scored 6 reviews, rejected 0" in process.stderr
+
+
+def trainer_export(workdir: str, version_dir: str) -> None:
+    """A model trained and exported by trainer/training.py (Transform's graph inside) on tiny
+    data, in the serving layout as the Pusher leaves it."""
+    raw = [{"review": text.encode(), "label": int("/pos/" in path), "rating": 1}
+           for path, text in synthetic_imdb.reviews(per_folder=20) if "/train/" in path]
+    trainer_config = config.TrainerConfig(vocab_size=50, sequence_length=16, embedding_dim=8,
+                                          lstm_units=4, dense_units=4, ngram_vocab_size=200,
+                                          epochs=2, batch_size=8)
+    rows, transform_dir = transformed_data.analyze_and_transform(raw, trainer_config, workdir)
+    examples = transformed_data.write_examples(rows, os.path.join(workdir, "train.gz"))
+    training.train(trainer_config, tft.TFTransformOutput(transform_dir), [examples], [examples],
+                   version_dir, os.path.join(workdir, "run"))
+
+
+def test_score_batch_with_a_model_the_trainer_exported(tmp_path):
+    base, feed, out = str(tmp_path / "serving"), str(tmp_path / "feed"), str(tmp_path / "out")
+    trainer_export(str(tmp_path / "train"), os.path.join(base, "1700000000"))
+    texts = {f"r{i}": text for i, (path, text) in enumerate(
+        synthetic_imdb.reviews(per_folder=3, seed=7)) if "/test/" in path}
+    drop(feed, [rated(i, text) for i, text in texts.items()])
+    process = subprocess.run(
+        [os.path.join(BIN, "imdb-lstm"), "score", "--batch", "--input", feed, "--output", out,
+         "--model-dir", base, "--output-dir", str(tmp_path / "o")],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    by_id, count = scores(out)
+    assert count == len(texts) == len(by_id)
+    # The job's scores are the exported model's own, through its raw-text signature.
+    serve = tf.saved_model.load(os.path.join(base, "1700000000")).signatures[RAW_TEXT_SIGNATURE]
+    ids = sorted(texts)
+    served = serve(tf.constant([texts[i] for i in ids]))[features.PREDICTION_KEY].numpy()
+    for review_id, expected in zip(ids, served[:, 0]):
+        row = by_id[review_id]
+        assert row["model_version"] == "1700000000"
+        assert row["score"] == pytest.approx(float(expected), abs=1e-5)
+        assert row["label"] == ("positive" if row["score"] >= 0.5 else "negative")
 
 
 def test_score_without_a_usable_model_says_so_in_one_line(tmp_path):
