@@ -1,9 +1,11 @@
 """The Trainer's per-epoch backups survive a kill at any moment: each file is renamed into place
-whole, and a backup that cannot be read is set aside while training starts over."""
+whole, a run started again resumes from the last one with the state it saved (weights and
+optimizer), and a backup that cannot be read is set aside while training starts over."""
 import dataclasses
 import os
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -86,3 +88,38 @@ def test_training_that_diverges_stops_before_the_epoch_is_backed_up(tmp_path):
                      dataset_fn(EVALUATION), run_dir(tmp_path), ["inputs"], "loss")
     backup = callbacks.backup_dir(run_dir(tmp_path), diverging, ["inputs"])
     assert not os.path.exists(os.path.join(backup, "latest.weights.h5"))
+
+
+def test_a_resumed_run_trains_only_the_epochs_after_its_backup_from_their_state(tmp_path,
+                                                                              monkeypatch):
+    """Killed as its third epoch begins, then run again: the new run starts at the third epoch,
+    with the weights and the optimizer's state (its step count and Adam's moments) exactly as the
+    killed run had them after the second."""
+    began, states = [], []
+    log_epoch_begin = callbacks.EpochLog.on_epoch_begin
+
+    def observed(kill_at):
+        def on_epoch_begin(self, epoch, logs=None):
+            began.append(epoch)
+            states.append([v.numpy().copy() for v in
+                           self.model.weights + self.model.optimizer.variables])
+            if epoch == kill_at:
+                raise Killed()
+            return log_epoch_begin(self, epoch, logs)
+        return on_epoch_begin
+
+    monkeypatch.setattr(callbacks.EpochLog, "on_epoch_begin", observed(kill_at=2))
+    with pytest.raises(Killed):
+        fit(tmp_path)
+    assert began == [0, 1, 2]
+    after_second_epoch = states[-1]
+    began.clear()
+    states.clear()
+    monkeypatch.setattr(callbacks.EpochLog, "on_epoch_begin", observed(kill_at=None))
+    history = fit(tmp_path)
+    assert began == [2]  # the first two epochs are not trained again
+    assert len(history["loss"]) == EPOCHS
+    [resumed] = states
+    assert len(resumed) == len(after_second_epoch)
+    for restored, saved in zip(resumed, after_second_epoch):
+        np.testing.assert_array_equal(restored, saved)
