@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer import adversarial, models
+from trainer import adversarial, distributed_loop, models, training
 from trainer.config import TrainerConfig
 from trainer.features import TOKENS_KEY
 
@@ -102,3 +102,13 @@ def test_fit_trains_with_it_and_the_weights_match_a_plain_model_layer_for_layer(
     plain.set_weights(model.get_weights())
     np.testing.assert_allclose(plain.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6)
+
+
+def test_the_multi_replica_loop_refuses_it_in_one_sentence(monkeypatch, tmp_path):
+    # That loop computes its own loss, never compute_loss: it would train without the term.
+    monkeypatch.setattr(distributed_loop, "is_needed", lambda strategy: True)
+    c = dataclasses.replace(TrainerConfig(), adversarial_epsilon=0.05, ngram_vocab_size=0)
+    with pytest.raises(ValueError, match="trainer.adversarial_epsilon: adversarial training runs "
+                                         "under Model.fit"):
+        training.fit(tiny(0.05), tf.distribute.get_strategy(), c, 1, None, None,
+                     str(tmp_path), [], "accuracy")

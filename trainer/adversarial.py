@@ -4,16 +4,17 @@ a small step in the direction that raises the loss most,
 
     r_adv = epsilon * |e| * g / |g|,  g = d loss / d e,
 
-e the embedded review and |.| the L2 norm over the review (its steps, up to the batch's length,
-padding included, and dimensions). Miyato
-normalizes the embedding so that the model cannot outgrow a fixed epsilon by scaling its
-embeddings up; here the step is that fraction of the review's own embedding norm instead, for the
-same effect without changing the embedding. Only training steps see the perturbation: evaluation,
-export and serving run the model unchanged.
+e the embedded review and |.| the L2 norm over the review (its steps up to the batch's length,
+padding included, and its dimensions). Miyato normalizes the embedding so that the model cannot
+outgrow a fixed epsilon by scaling its embeddings up; here the step is that fraction of the
+review's own embedding norm instead, for the same effect without changing the embedding. Only
+training steps see the perturbation: evaluation, export and serving run the model unchanged. The
+training loss the epoch log shows is the sum of the two.
 
 The gradient with respect to the embedded review is taken with `tf.gradients`, in the graph of the
-training step that Model.fit (or trainer/distributed_loop.py) traces: it costs one more forward
-and backward pass a step.
+training step that Model.fit traces (the multi-replica loop of trainer/distributed_loop.py does not
+call compute_loss: training.fit refuses the two together). It costs one more forward and backward
+pass a step.
 """
 import keras
 import tensorflow as tf
