@@ -120,6 +120,24 @@ def latest_output(output_dir: str, *parts: str, pipeline_name: str = PIPELINE_NA
     return max(paths, key=lambda p: int(os.path.basename(p)))
 
 
+def transform_output_and_batches(output_dir: str, trainer_config,
+                                 pipeline_name: str = PIPELINE_NAME):
+    """The latest Transform output of a bench run (a TFTransformOutput), and
+    `batches(split, shuffle)`: that split's examples as the Trainer reads them."""
+    import tensorflow_transform as tft
+    from trainer import input_pipeline
+    transform_output = tft.TFTransformOutput(latest_output(
+        output_dir, "Transform", "transform_graph", pipeline_name=pipeline_name))
+    examples = latest_output(output_dir, "Transform", "transformed_examples",
+                             pipeline_name=pipeline_name)
+    parse = input_pipeline.transformed_examples(transform_output)
+
+    def batches(split: str, shuffle: bool):
+        return input_pipeline.dataset([os.path.join(examples, f"Split-{split}", "*")], parse,
+                                      trainer_config, trainer_config.batch_size, shuffle)
+    return transform_output, batches
+
+
 def variant_parser(description: str) -> argparse.ArgumentParser:
     """Arguments of the scripts that train one variant on a benchmark run's data."""
     parser = argparse.ArgumentParser(description=description,

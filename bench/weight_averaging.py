@@ -19,8 +19,8 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
 from cli import logs  # noqa: E402  (first: quiets TensorFlow)
-from bench.benchmark import (latest_output, test_reviews, variant_parser,  # noqa: E402
-                             variant_settings)
+from bench.benchmark import (test_reviews, transform_output_and_batches,  # noqa: E402
+                             variant_parser, variant_settings)
 from trainer import calibration, input_pipeline, models  # noqa: E402
 
 
@@ -32,19 +32,11 @@ def main():
     args = parser.parse_args()
     logs.quiet_libraries()
     import keras
-    import tensorflow_transform as tft
 
     changes = {k: v for k, v in (("seed", args.seed), ("epochs", args.epochs)) if v is not None}
     c = variant_settings(args.config, args.variant, **changes)
     momenta = [float(m) for m in args.momenta.split(",")]
-    transform_output = tft.TFTransformOutput(latest_output(args.output_dir, "Transform",
-                                                           "transform_graph"))
-    examples = latest_output(args.output_dir, "Transform", "transformed_examples")
-    parse = input_pipeline.transformed_examples(transform_output)
-
-    def data(split, shuffle):
-        return input_pipeline.dataset([os.path.join(examples, f"Split-{split}", "*")], parse, c,
-                                      c.batch_size, shuffle)
+    transform_output, data = transform_output_and_batches(args.output_dir, c)
 
     test = test_reviews(args.output_dir, transform_output, c)
     keras.utils.set_random_seed(c.seed)

@@ -16,8 +16,8 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
 from cli import logs  # noqa: E402  (first: quiets TensorFlow)
-from bench.benchmark import PIPELINE_NAME, latest_output, variant_parser  # noqa: E402
-from bench.benchmark import variant_settings  # noqa: E402
+from bench.benchmark import (PIPELINE_NAME, transform_output_and_batches,  # noqa: E402
+                             variant_parser, variant_settings)
 from trainer import input_pipeline, models  # noqa: E402
 
 
@@ -46,21 +46,14 @@ def main():
     args = parser.parse_args()
     logs.quiet_libraries()
     import keras
-    import tensorflow_transform as tft
     import yaml
 
     changes = {name: yaml.safe_load(value)
                for name, value in (pair.split("=", 1) for pair in args.set)}
     c = variant_settings(args.config, args.variant, **changes)
-    outputs = {part: latest_output(args.output_dir, "Transform", part,
-                                   pipeline_name=args.pipeline_name)
-               for part in ("transform_graph", "transformed_examples")}
-    transform_output = tft.TFTransformOutput(outputs["transform_graph"])
-    parse = input_pipeline.transformed_examples(transform_output)
-    train, eval_data = (
-        input_pipeline.dataset([os.path.join(outputs["transformed_examples"], f"Split-{split}",
-                                             "*")], parse, c, c.batch_size, shuffle)
-        for split, shuffle in (("train", True), ("eval", False)))
+    transform_output, batches = transform_output_and_batches(args.output_dir, c,
+                                                             args.pipeline_name)
+    train, eval_data = batches("train", shuffle=True), batches("eval", shuffle=False)
     keras.utils.set_random_seed(c.seed)
     model = models.build(c, input_pipeline.vocabulary_size(c, transform_output),
                          input_pipeline.ngram_vocabulary_size(c, transform_output))
