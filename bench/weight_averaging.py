@@ -40,7 +40,8 @@ def main():
 
     test = test_reviews(args.output_dir, transform_output, c)
     keras.utils.set_random_seed(c.seed)
-    model = models.build(c, input_pipeline.vocabulary_size(c, transform_output))
+    model = models.build(c, input_pipeline.vocabulary_size(c, transform_output),
+                         input_pipeline.ngram_vocabulary_size(c, transform_output))
 
     score_row = functools.partial(table_row, model, data("eval", False), test)
 
